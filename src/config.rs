@@ -1,0 +1,216 @@
+//! Configuration, read once from environment variables at cold start.
+//!
+//! An invalid value stops the function at start with an error naming the variable,
+//! so a misconfiguration shows up at deploy time instead of as silently odd output.
+
+use std::collections::HashMap;
+
+/// Hard limit of a synchronous Lambda response, in bytes.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_456;
+
+/// Variable: maximum decompressed size of one record, in bytes.
+pub const ENV_MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+/// Variable: maximum size of the serialized response, in bytes.
+pub const ENV_RESPONSE_BUDGET_BYTES: &str = "RESPONSE_BUDGET_BYTES";
+/// Variable: add `message_json` when a log message is itself a JSON object.
+pub const ENV_PARSE_JSON_MESSAGES: &str = "PARSE_JSON_MESSAGES";
+/// Variable: CloudWatch namespace of the per-invocation metrics.
+pub const ENV_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+
+/// Every variable the function reads, with its default, for documentation and for the
+/// test that keeps `template.yaml` in step with the code.
+pub const ENV_VARS: [(&str, &str); 4] = [
+    (ENV_MAX_DECOMPRESSED_BYTES, "67108864"),
+    (ENV_RESPONSE_BUDGET_BYTES, "6000000"),
+    (ENV_PARSE_JSON_MESSAGES, "false"),
+    (ENV_METRICS_NAMESPACE, "FirehoseLogsProcessor"),
+];
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {variable}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// The value found.
+    pub value: String,
+    /// What a valid value looks like.
+    pub reason: String,
+}
+
+/// The function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Largest decompressed size of one record; a larger record is `ProcessingFailed`.
+    pub max_decompressed_bytes: usize,
+    /// Largest serialized response the function returns.
+    pub response_budget_bytes: usize,
+    /// Whether a log message that is a JSON object is also written parsed, as `message_json`.
+    pub parse_json_messages: bool,
+    /// CloudWatch metrics namespace.
+    pub metrics_namespace: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_decompressed_bytes: 64 * 1024 * 1024,
+            response_budget_bytes: 6_000_000,
+            parse_json_messages: false,
+            metrics_namespace: "FirehoseLogsProcessor".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from a map, as the environment would give it.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let max_decompressed_bytes = match lookup(ENV_MAX_DECOMPRESSED_BYTES) {
+            None => defaults.max_decompressed_bytes,
+            Some(value) => parse_size(ENV_MAX_DECOMPRESSED_BYTES, &value, 1024, 1 << 30)?,
+        };
+        let response_budget_bytes = match lookup(ENV_RESPONSE_BUDGET_BYTES) {
+            None => defaults.response_budget_bytes,
+            Some(value) => parse_size(
+                ENV_RESPONSE_BUDGET_BYTES,
+                &value,
+                64 * 1024,
+                LAMBDA_RESPONSE_LIMIT,
+            )?,
+        };
+        let parse_json_messages = match lookup(ENV_PARSE_JSON_MESSAGES) {
+            None => defaults.parse_json_messages,
+            Some(value) => parse_bool(ENV_PARSE_JSON_MESSAGES, &value)?,
+        };
+        let metrics_namespace = match lookup(ENV_METRICS_NAMESPACE) {
+            None => defaults.metrics_namespace,
+            Some(value) => parse_namespace(ENV_METRICS_NAMESPACE, value)?,
+        };
+        Ok(Self {
+            max_decompressed_bytes,
+            response_budget_bytes,
+            parse_json_messages,
+            metrics_namespace,
+        })
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_size(
+    variable: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    let reason = || format!("expected a whole number of bytes from {min} to {max}");
+    let parsed: usize = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(variable, value, reason()))?;
+    if (min..=max).contains(&parsed) {
+        Ok(parsed)
+    } else {
+        Err(invalid(variable, value, reason()))
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(variable, value, "expected true or false")),
+    }
+}
+
+fn parse_namespace(variable: &'static str, value: String) -> Result<String, ConfigError> {
+    // CloudWatch namespaces: 1-255 characters, no leading colon, printable ASCII.
+    let valid = !value.is_empty()
+        && value.len() <= 255
+        && !value.starts_with(':')
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if valid {
+        Ok(value)
+    } else {
+        Err(invalid(
+            variable,
+            &value,
+            "expected 1 to 255 printable ASCII characters, not starting with ':'",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_map(&vars)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let vars = ENV_VARS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(Config::from_map(&vars).unwrap(), Config::default());
+        assert_eq!(config(&[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn valid_values_are_read() {
+        let parsed = config(&[
+            (ENV_MAX_DECOMPRESSED_BYTES, "1048576"),
+            (ENV_RESPONSE_BUDGET_BYTES, "6291456"),
+            (ENV_PARSE_JSON_MESSAGES, "TRUE"),
+            (ENV_METRICS_NAMESPACE, "Platform/Logs"),
+        ])
+        .unwrap();
+        assert_eq!(parsed.max_decompressed_bytes, 1_048_576);
+        assert_eq!(parsed.response_budget_bytes, LAMBDA_RESPONSE_LIMIT);
+        assert!(parsed.parse_json_messages);
+        assert_eq!(parsed.metrics_namespace, "Platform/Logs");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let cases = [
+            (ENV_MAX_DECOMPRESSED_BYTES, "lots"),
+            (ENV_MAX_DECOMPRESSED_BYTES, "10"),
+            (ENV_RESPONSE_BUDGET_BYTES, "6291457"),
+            (ENV_RESPONSE_BUDGET_BYTES, "-1"),
+            (ENV_PARSE_JSON_MESSAGES, "maybe"),
+            (ENV_METRICS_NAMESPACE, ":bad"),
+            (ENV_METRICS_NAMESPACE, ""),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(
+                error.to_string().contains(variable),
+                "{variable}={value}: {error}"
+            );
+        }
+    }
+}
