@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::ndjson::push_json_string;
 use crate::partition::PartitionKeys;
 
 /// A Firehose data-transformation invocation.
@@ -112,12 +113,6 @@ pub fn close_response(out: &mut Vec<u8>) {
     out.extend_from_slice(RESPONSE_CLOSE);
 }
 
-/// Appends a JSON string.
-fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a `&str` into a Vec cannot fail: serde_json only reports I/O errors here.
-    let _cannot_fail = serde_json::to_writer(&mut *out, text);
-}
-
 /// Size of the entry [`write_entry_without_data`] writes.
 pub fn entry_without_data_len(record_id: &str, result: RecordResult) -> usize {
     let mut scratch = Vec::with_capacity(record_id.len() + 48);
@@ -125,13 +120,16 @@ pub fn entry_without_data_len(record_id: &str, result: RecordResult) -> usize {
     scratch.len()
 }
 
-/// Appends `{"recordId":…,"result":…}`, for `Dropped` and `ProcessingFailed`.
+/// Appends `{"recordId":…,"result":…,"data":""}`, for `Dropped` and `ProcessingFailed`.
+///
+/// Firehose's documentation requires `data` on every returned record, whatever its
+/// result, so an empty payload is written rather than none.
 pub fn write_entry_without_data(out: &mut Vec<u8>, record_id: &str, result: RecordResult) {
     out.extend_from_slice(b"{\"recordId\":");
     push_json_string(out, record_id);
     out.extend_from_slice(b",\"result\":\"");
     out.extend_from_slice(result.as_str().as_bytes());
-    out.extend_from_slice(b"\"}");
+    out.extend_from_slice(b"\",\"data\":\"\"}");
 }
 
 /// Size of the entry [`write_ok_entry`] writes for `data_len` bytes of payload.
@@ -215,6 +213,7 @@ mod tests {
             let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
             assert_eq!(value["result"], result.as_str());
             assert_eq!(value["recordId"], "r\u{e9}c");
+            assert_eq!(value["data"], "");
             assert_eq!(out.len(), entry_without_data_len("r\u{e9}c", result));
         }
     }

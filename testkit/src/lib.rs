@@ -17,6 +17,11 @@ use serde_json::{json, Map, Value};
 
 pub mod generate;
 
+/// Seed of `events/large-batch.json`.
+pub const LARGE_BATCH_SEED: u64 = 2026;
+/// Approximate size of `events/large-batch.json`: a full 1 MB Firehose processor buffer.
+pub const LARGE_BATCH_BYTES: usize = 1_000_000;
+
 /// Gzip at CloudWatch Logs' level (6).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::new(6));

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use testkit::generate::{batch, Compressibility};
+use testkit::{LARGE_BATCH_BYTES, LARGE_BATCH_SEED};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -31,7 +32,7 @@ fn main() {
         std::fs::write(&target, text).expect("write event");
         println!("wrote {}", target.display());
     }
-    let large = batch(LARGE_BATCH_SEED, 1_000_000, Compressibility::Low);
+    let large = batch(LARGE_BATCH_SEED, LARGE_BATCH_BYTES, Compressibility::Low);
     let target = dir.join("large-batch.json");
     std::fs::write(&target, &large.event).expect("write large batch");
     println!(
@@ -41,6 +42,3 @@ fn main() {
         large.decompressed_bytes
     );
 }
-
-/// Seed of `events/large-batch.json`; the events test regenerates it with the same seed.
-const LARGE_BATCH_SEED: u64 = 2026;

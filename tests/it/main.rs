@@ -1,1 +1,8 @@
+//! Integration tests, one binary with a module per theme so they compile once.
+
+mod oracle;
+mod properties;
+mod runtime;
+mod samples;
 mod template;
+mod wire;

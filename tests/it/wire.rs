@@ -1,0 +1,57 @@
+//! Wire compatibility with the community's Firehose types (`aws_lambda_events`):
+//! every sample is a well-formed Firehose event, and every response a well-formed
+//! transformation response with only the three valid result values.
+
+use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
+use firehose_logs_processor::{Config, Processor};
+
+#[test]
+fn samples_are_firehose_events_and_responses_are_firehose_responses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|ext| ext != "json") {
+            continue;
+        }
+        let request = std::fs::read(&path).unwrap();
+        if path.file_name().is_some_and(|n| n == "malformed.json") {
+            // One record of it is deliberately not base64, which that crate rejects
+            // for the whole event: exactly why this function decodes records one by one.
+            assert!(serde_json::from_slice::<KinesisFirehoseEvent>(&request).is_err());
+        } else {
+            let event: KinesisFirehoseEvent = serde_json::from_slice(&request)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!event.records.is_empty());
+        }
+        let mut processor = Processor::new(Config::default());
+        let processed = processor.process_json(&request).unwrap();
+        let response: KinesisFirehoseResponse = serde_json::from_slice(processed.response)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for record in &response.records {
+            let result = record.result.as_deref().unwrap_or_default();
+            assert!(
+                ["Ok", "Dropped", "ProcessingFailed"].contains(&result),
+                "{}: {result}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8);
+}
+
+#[test]
+fn a_request_that_is_not_a_firehose_event_is_an_error() {
+    let mut processor = Processor::new(Config::default());
+    for request in [
+        &b"{}"[..],
+        b"[]",
+        b"not json",
+        br#"{"records":[{"data":"AA=="}]}"#,
+    ] {
+        assert!(processor.process_json(request).is_err());
+    }
+    let empty = processor.process_json(br#"{"records":[]}"#).unwrap();
+    assert_eq!(empty.response, br#"{"records":[]}"#);
+}
