@@ -26,7 +26,7 @@ invoke: tools
 	PATH="$(abspath $(TOOLS_BIN)):$$PATH" scripts/invoke.sh $(EVENT)
 
 ## test: fmt, clippy, unit/integration/property tests, runtime-emulator smoke test, template checks
-test: tools lint unit template-check sam-build
+test: tools lint unit template-check test-export sam-build
 
 lint:
 	cargo fmt --all -- --check

@@ -1,5 +1,11 @@
 //! The whole invocation: every record transformed on its own, the response kept
 //! within its byte budget, and every recordId answered exactly once.
+//!
+//! Processing has two steps around the (asynchronous) re-ingestion done by the caller:
+//! [`Processor::plan`] transforms the records and lists what must travel again;
+//! [`Processor::finish`] writes the response once it is known which of those
+//! payloads were put back: a record is `Dropped` only when all of its payloads were,
+//! and `ProcessingFailed` (kept by Firehose) otherwise.
 
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,15 +18,38 @@ use crate::firehose::{
     write_entry_without_data, write_ok_entry, FirehoseRequest, RecordResult,
 };
 use crate::metrics::Metrics;
-use crate::record::{RecordOptions, RecordTransformer, Transformed};
+use crate::record::{RecordOptions, RecordTransformer, Reingest, Transformed};
+
+/// A payload to put back into the stream, on behalf of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReingestItem {
+    /// Index of the record in the request.
+    pub record_index: usize,
+    /// The payload: a whole original record, or a re-encoded piece of one.
+    pub data: Vec<u8>,
+    /// Partition key for a Kinesis data stream: the original record's.
+    pub partition_key: String,
+}
+
+/// An `Ok` entry waiting in the arena.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OkEntry {
+    range: Range<usize>,
+    lines: usize,
+    bytes: usize,
+}
 
 /// How one record is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
-    /// The complete `Ok` entry, at this range of the entry arena.
-    Ok(Range<usize>),
-    /// An entry without data.
+    Ok(OkEntry),
     Without(RecordResult),
+    /// Decided by re-ingestion of `items`: all put back means `ok` (or `Dropped` when
+    /// nothing stays in this response); anything not put back means `ProcessingFailed`.
+    Pending {
+        ok: Option<OkEntry>,
+        items: Range<usize>,
+    },
 }
 
 /// Transforms batches, keeping its buffers from one invocation to the next so that a
@@ -33,6 +62,8 @@ pub struct Processor {
     arena: Vec<u8>,
     answers: Vec<Answer>,
     response: Vec<u8>,
+    metrics: Metrics,
+    started: Option<Instant>,
 }
 
 /// What one invocation produced.
@@ -42,6 +73,15 @@ pub struct Processed<'a> {
     pub response: &'a [u8],
     /// The invocation's counters.
     pub metrics: Metrics,
+}
+
+/// What re-ingestion achieved, item by item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReingestReport {
+    /// For each [`ReingestItem`], whether it was put back.
+    pub delivered: Vec<bool>,
+    /// Put calls' entries that were retried.
+    pub retries: u64,
 }
 
 impl Processor {
@@ -54,6 +94,8 @@ impl Processor {
             arena: Vec::new(),
             answers: Vec::new(),
             response: Vec::new(),
+            metrics: Metrics::default(),
+            started: None,
         }
     }
 
@@ -62,49 +104,64 @@ impl Processor {
         &self.config
     }
 
-    /// Parses a request and processes it. Only a request that is not a Firehose
+    /// Parses a request and processes it without re-ingestion (whatever would be
+    /// re-ingested is `ProcessingFailed`). Only a request that is not a Firehose
     /// transformation event at all is an error; bad records never are.
     pub fn process_json(&mut self, request: &[u8]) -> Result<Processed<'_>, serde_json::Error> {
         let request: FirehoseRequest = serde_json::from_slice(request)?;
         Ok(self.process(&request))
     }
 
-    /// Transforms every record and writes the response.
+    /// Transforms every record and writes the response, without re-ingestion.
     pub fn process(&mut self, request: &FirehoseRequest) -> Processed<'_> {
-        let started = Instant::now();
-        let mut metrics = Metrics {
+        let items = self.plan(request);
+        let report = ReingestReport {
+            delivered: vec![false; items.len()],
+            retries: 0,
+        };
+        self.finish(request, &items, &report)
+    }
+
+    /// Transforms every record; returns the payloads to put back into the stream.
+    pub fn plan(&mut self, request: &FirehoseRequest) -> Vec<ReingestItem> {
+        self.started = Some(Instant::now());
+        self.metrics = Metrics {
             records_in: request.records.len() as u64,
             ..Metrics::default()
         };
         self.arena.clear();
         self.answers.clear();
+        let mut items = Vec::new();
 
         // Room is reserved for every record to be answered without data; an Ok entry
         // only spends what it needs beyond that, so the response always closes in budget.
         let failed_len = |id: &str| entry_without_data_len(id, RecordResult::ProcessingFailed);
+        let budget = self.config.response_budget_bytes;
         let reserved = response_overhead(request.records.len())
             + request
                 .records
                 .iter()
                 .map(|record| failed_len(&record.record_id))
                 .sum::<usize>();
-        let mut slack = self.config.response_budget_bytes.saturating_sub(reserved);
-        if reserved > self.config.response_budget_bytes {
+        let mut slack = budget.saturating_sub(reserved);
+        if reserved > budget {
             tracing::error!(
                 reserved,
-                budget = self.config.response_budget_bytes,
+                budget,
                 "the response cannot fit even with every record failed"
             );
         }
 
-        for record in &request.records {
+        for (index, record) in request.records.iter().enumerate() {
             let id = record.record_id.as_str();
-            let own_room = slack + failed_len(id);
             let options = RecordOptions {
                 max_decompressed_bytes: self.config.max_decompressed_bytes,
                 parse_json_messages: self.config.parse_json_messages,
-                // Base64 makes 3 bytes 4: more lines than this could never fit.
-                max_output_bytes: own_room / 4 * 3,
+                split_by_event_hour: self.config.split_by_event_hour,
+                max_entry_bytes: slack + failed_len(id),
+                // A quarter of the budget: a re-ingested piece then fits a later response
+                // beside other records, not only in an empty one.
+                piece_output_bytes: budget / 4,
             };
             self.lines.clear();
             let transformer = &mut self.transformer;
@@ -116,77 +173,161 @@ impl Processor {
                 Ok(outcome) => (outcome.result, outcome.decompressed_bytes),
                 Err(panic) => (Err(RecordError::Panic(panic_text(panic.as_ref()))), 0),
             };
-            metrics.bytes_in_decompressed += decompressed_bytes as u64;
+            self.metrics.bytes_in_decompressed += decompressed_bytes as u64;
+            let partition_key = || {
+                record
+                    .kinesis_record_metadata
+                    .as_ref()
+                    .and_then(|metadata| metadata.partition_key.clone())
+                    .unwrap_or_else(|| record.record_id.clone())
+            };
+            let mut push_items = |payloads: Vec<Vec<u8>>| {
+                let start = items.len();
+                let key = partition_key();
+                items.extend(payloads.into_iter().map(|data| ReingestItem {
+                    record_index: index,
+                    data,
+                    partition_key: key.clone(),
+                }));
+                start..items.len()
+            };
 
             let answer = match result {
-                Ok(Transformed::Control) => {
-                    metrics.records_dropped += 1;
-                    Answer::Without(RecordResult::Dropped)
-                }
-                Ok(Transformed::Lines { keys, lines }) => {
-                    let needed = ok_entry_len(id, self.lines.len(), &keys);
-                    let extra = needed.saturating_sub(failed_len(id));
-                    if extra <= slack {
+                Ok(Transformed::Control) => Answer::Without(RecordResult::Dropped),
+                Ok(Transformed::Lines { keys, lines, spill }) => {
+                    let extra =
+                        ok_entry_len(id, self.lines.len(), &keys).saturating_sub(failed_len(id));
+                    if extra > slack {
+                        // The record sized its output against this very room; reaching
+                        // here is a bug, and the record is kept by Firehose.
+                        record_failed(id, &RecordError::Panic("output outgrew its size".into()));
+                        Answer::Without(RecordResult::ProcessingFailed)
+                    } else {
                         slack -= extra;
-                        metrics.records_ok += 1;
-                        metrics.log_events_out += lines as u64;
-                        metrics.bytes_out += self.lines.len() as u64;
                         let start = self.arena.len();
                         write_ok_entry(&mut self.arena, id, &self.lines, &keys);
-                        Answer::Ok(start..self.arena.len())
-                    } else {
-                        over_budget(id, &mut metrics)
+                        let ok = OkEntry {
+                            range: start..self.arena.len(),
+                            lines,
+                            bytes: self.lines.len(),
+                        };
+                        if spill.is_empty() {
+                            Answer::Ok(ok)
+                        } else {
+                            self.metrics.record_splits += 1;
+                            Answer::Pending {
+                                ok: Some(ok),
+                                items: push_items(spill),
+                            }
+                        }
                     }
                 }
-                Ok(Transformed::OverLimit) => over_budget(id, &mut metrics),
-                Err(error) => {
-                    metrics.records_processing_failed += 1;
-                    if matches!(error, RecordError::Panic(_)) {
-                        tracing::error!(record_id = id, reason = %error_chain(&error), "record failed");
-                    } else {
-                        tracing::warn!(record_id = id, reason = %error_chain(&error), "record failed");
+                Ok(Transformed::Reingest(reingest)) => {
+                    self.metrics.records_over_budget += 1;
+                    let payloads = match reingest {
+                        Reingest::Original => vec![self.transformer.original().to_vec()],
+                        Reingest::Pieces(pieces) => {
+                            if pieces.len() > 1 {
+                                self.metrics.record_splits += 1;
+                            }
+                            pieces
+                        }
+                    };
+                    Answer::Pending {
+                        ok: None,
+                        items: push_items(payloads),
                     }
+                }
+                Err(error) => {
+                    record_failed(id, &error);
                     Answer::Without(RecordResult::ProcessingFailed)
                 }
             };
             self.answers.push(answer);
         }
-
-        self.write_response(request);
-        metrics.duration_ms = started.elapsed().as_millis() as u64;
-        Processed {
-            response: &self.response,
-            metrics,
-        }
+        items
     }
 
-    fn write_response(&mut self, request: &FirehoseRequest) {
+    /// Writes the response for the request last given to [`Processor::plan`], now that
+    /// `report` says which of its `items` were put back.
+    pub fn finish(
+        &mut self,
+        request: &FirehoseRequest,
+        items: &[ReingestItem],
+        report: &ReingestReport,
+    ) -> Processed<'_> {
+        let metrics = &mut self.metrics;
+        metrics.put_retries = report.retries;
         self.response.clear();
         open_response(&mut self.response);
         for (index, (record, answer)) in request.records.iter().zip(&self.answers).enumerate() {
             if index > 0 {
                 self.response.push(b',');
             }
+            let id = record.record_id.as_str();
+            let write_ok = |ok: &OkEntry, metrics: &mut Metrics, response: &mut Vec<u8>| {
+                metrics.records_ok += 1;
+                metrics.log_events_out += ok.lines as u64;
+                metrics.bytes_out += ok.bytes as u64;
+                response.extend_from_slice(&self.arena[ok.range.clone()]);
+            };
             match answer {
-                Answer::Ok(range) => self.response.extend_from_slice(&self.arena[range.clone()]),
+                Answer::Ok(ok) => write_ok(ok, metrics, &mut self.response),
                 Answer::Without(result) => {
-                    write_entry_without_data(&mut self.response, &record.record_id, *result)
+                    match result {
+                        RecordResult::Dropped => metrics.records_dropped += 1,
+                        _ => metrics.records_processing_failed += 1,
+                    }
+                    write_entry_without_data(&mut self.response, id, *result);
+                }
+                Answer::Pending { ok, items: range } => {
+                    let put_back = range
+                        .clone()
+                        .all(|item| report.delivered.get(item).copied().unwrap_or(false));
+                    if put_back {
+                        metrics.bytes_reingested += items[range.clone()]
+                            .iter()
+                            .map(|item| item.data.len() as u64)
+                            .sum::<u64>();
+                    }
+                    match (put_back, ok) {
+                        (true, Some(ok)) => write_ok(ok, metrics, &mut self.response),
+                        (true, None) => {
+                            metrics.records_dropped += 1;
+                            metrics.records_reingested += 1;
+                            write_entry_without_data(&mut self.response, id, RecordResult::Dropped);
+                        }
+                        (false, _) => {
+                            metrics.records_processing_failed += 1;
+                            metrics.reingest_failures += 1;
+                            record_failed(id, &RecordError::ReingestFailed);
+                            write_entry_without_data(
+                                &mut self.response,
+                                id,
+                                RecordResult::ProcessingFailed,
+                            );
+                        }
+                    }
                 }
             }
         }
         close_response(&mut self.response);
+        self.metrics.duration_ms = self
+            .started
+            .map_or(0, |started| started.elapsed().as_millis() as u64);
+        Processed {
+            response: &self.response,
+            metrics: self.metrics,
+        }
     }
 }
 
-fn over_budget(record_id: &str, metrics: &mut Metrics) -> Answer {
-    metrics.records_over_budget += 1;
-    metrics.records_processing_failed += 1;
-    tracing::warn!(
-        record_id,
-        reason = "output does not fit in the response budget",
-        "record failed"
-    );
-    Answer::Without(RecordResult::ProcessingFailed)
+fn record_failed(record_id: &str, error: &RecordError) {
+    if matches!(error, RecordError::Panic(_)) {
+        tracing::error!(record_id, reason = %error_chain(error), "record failed");
+    } else {
+        tracing::warn!(record_id, reason = %error_chain(error), "record failed");
+    }
 }
 
 /// The error and its causes, `outer: inner: innermost`.

@@ -17,13 +17,20 @@ pub const ENV_PARSE_JSON_MESSAGES: &str = "PARSE_JSON_MESSAGES";
 /// Variable: CloudWatch namespace of the per-invocation metrics.
 pub const ENV_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 
+/// Variable: split CloudWatch Logs records whose events span hours, one partition each.
+pub const ENV_SPLIT_BY_EVENT_HOUR: &str = "SPLIT_BY_EVENT_HOUR";
+/// Variable: time kept back from the invocation deadline when re-ingesting, in ms.
+pub const ENV_REINGEST_SAFETY_MARGIN_MS: &str = "REINGEST_SAFETY_MARGIN_MS";
+
 /// Every variable the function reads, with its default, for documentation and for the
 /// test that keeps `template.yaml` in step with the code.
-pub const ENV_VARS: [(&str, &str); 4] = [
+pub const ENV_VARS: [(&str, &str); 6] = [
     (ENV_MAX_DECOMPRESSED_BYTES, "67108864"),
     (ENV_RESPONSE_BUDGET_BYTES, "6000000"),
     (ENV_PARSE_JSON_MESSAGES, "false"),
     (ENV_METRICS_NAMESPACE, "FirehoseLogsProcessor"),
+    (ENV_SPLIT_BY_EVENT_HOUR, "true"),
+    (ENV_REINGEST_SAFETY_MARGIN_MS, "10000"),
 ];
 
 /// A configuration value that cannot be used.
@@ -49,6 +56,10 @@ pub struct Config {
     pub parse_json_messages: bool,
     /// CloudWatch metrics namespace.
     pub metrics_namespace: String,
+    /// Whether a record whose events span hours is split so each event lands in its hour.
+    pub split_by_event_hour: bool,
+    /// Time kept back from the invocation deadline when re-ingesting.
+    pub reingest_safety_margin: std::time::Duration,
 }
 
 impl Default for Config {
@@ -58,6 +69,8 @@ impl Default for Config {
             response_budget_bytes: 6_000_000,
             parse_json_messages: false,
             metrics_namespace: "FirehoseLogsProcessor".to_owned(),
+            split_by_event_hour: true,
+            reingest_safety_margin: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -96,11 +109,26 @@ impl Config {
             None => defaults.metrics_namespace,
             Some(value) => parse_namespace(ENV_METRICS_NAMESPACE, value)?,
         };
+        let split_by_event_hour = match lookup(ENV_SPLIT_BY_EVENT_HOUR) {
+            None => defaults.split_by_event_hour,
+            Some(value) => parse_bool(ENV_SPLIT_BY_EVENT_HOUR, &value)?,
+        };
+        let reingest_safety_margin = match lookup(ENV_REINGEST_SAFETY_MARGIN_MS) {
+            None => defaults.reingest_safety_margin,
+            Some(value) => std::time::Duration::from_millis(parse_size(
+                ENV_REINGEST_SAFETY_MARGIN_MS,
+                &value,
+                0,
+                120_000,
+            )? as u64),
+        };
         Ok(Self {
             max_decompressed_bytes,
             response_budget_bytes,
             parse_json_messages,
             metrics_namespace,
+            split_by_event_hour,
+            reingest_safety_margin,
         })
     }
 }
@@ -119,7 +147,7 @@ fn parse_size(
     min: usize,
     max: usize,
 ) -> Result<usize, ConfigError> {
-    let reason = || format!("expected a whole number of bytes from {min} to {max}");
+    let reason = || format!("expected a whole number from {min} to {max}");
     let parsed: usize = value
         .trim()
         .parse()
@@ -185,12 +213,16 @@ mod tests {
             (ENV_RESPONSE_BUDGET_BYTES, "6291456"),
             (ENV_PARSE_JSON_MESSAGES, "TRUE"),
             (ENV_METRICS_NAMESPACE, "Platform/Logs"),
+            (ENV_SPLIT_BY_EVENT_HOUR, "off"),
+            (ENV_REINGEST_SAFETY_MARGIN_MS, "2500"),
         ])
         .unwrap();
         assert_eq!(parsed.max_decompressed_bytes, 1_048_576);
         assert_eq!(parsed.response_budget_bytes, LAMBDA_RESPONSE_LIMIT);
         assert!(parsed.parse_json_messages);
         assert_eq!(parsed.metrics_namespace, "Platform/Logs");
+        assert!(!parsed.split_by_event_hour);
+        assert_eq!(parsed.reingest_safety_margin.as_millis(), 2500);
     }
 
     #[test]
@@ -203,6 +235,8 @@ mod tests {
             (ENV_PARSE_JSON_MESSAGES, "maybe"),
             (ENV_METRICS_NAMESPACE, ":bad"),
             (ENV_METRICS_NAMESPACE, ""),
+            (ENV_SPLIT_BY_EVENT_HOUR, "2"),
+            (ENV_REINGEST_SAFETY_MARGIN_MS, "600000"),
         ];
         for (variable, value) in cases {
             let error = config(&[(variable, value)]).unwrap_err();

@@ -45,6 +45,12 @@ pub enum RecordError {
     /// A log event timestamp outside years 0 to 9999.
     #[error("log event timestamp {0} is outside years 0 to 9999")]
     TimestampOutOfRange(i64),
+    /// One log event whose line is larger than any response could hold.
+    #[error("a log event's line of {0} bytes can never fit in a response")]
+    EventTooLarge(usize),
+    /// Parts of the record could not be put back into the stream in time.
+    #[error("re-ingestion of the record did not complete")]
+    ReingestFailed,
     /// The code panicked on this record (a bug: reported, never hidden).
     #[error("internal error while transforming the record: {0}")]
     Panic(String),

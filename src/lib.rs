@@ -4,7 +4,8 @@
 //! CloudWatch Logs subscription record becomes newline-delimited JSON, one line per log
 //! event with its metadata; each EventBridge event passes through as one line; every
 //! `Ok` record carries partition keys for an account / source / date / hour layout.
-//! The library is synchronous and does no I/O; `main.rs` is the Lambda glue.
+//! The transformation is synchronous and does no I/O; only [`reingest`] talks to AWS,
+//! and `main.rs` is the Lambda glue.
 #![deny(missing_docs)]
 
 pub mod batch;
@@ -18,10 +19,12 @@ pub mod metrics;
 pub mod ndjson;
 pub mod partition;
 pub mod record;
+pub mod reingest;
 pub mod schema;
+pub mod split;
 pub mod time;
 
-pub use batch::{Processed, Processor};
+pub use batch::{Processed, Processor, ReingestItem, ReingestReport};
 pub use config::Config;
 pub use firehose::{FirehoseRequest, RecordResult};
 pub use metrics::Metrics;

@@ -1,8 +1,11 @@
-//! Lambda glue: read the configuration once, then hand each invocation to the library.
+//! Lambda glue: read the configuration once, then hand each invocation to the library:
+//! transform, re-ingest what does not fit, answer.
 
 use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use firehose_logs_processor::{Config, FirehoseRequest, Processor};
+use firehose_logs_processor::reingest::{aws::AwsSink, reingest, Target};
+use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -12,26 +15,63 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     // One invocation at a time per process: a RefCell lets buffers live across them.
     let processor = RefCell::new(Processor::new(config));
+    let sink = AwsSink::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<FirehoseRequest>| {
-        let processor = &processor;
-        async move { handle(processor, event) }
+        let (processor, sink) = (&processor, &sink);
+        async move { handle(processor, sink, event).await }
     }))
     .await
 }
 
-fn handle(
+async fn handle(
     processor: &RefCell<Processor>,
+    sink: &AwsSink,
     event: LambdaEvent<FirehoseRequest>,
 ) -> Result<Box<RawValue>, Error> {
+    let request = &event.payload;
+    let (items, margin, namespace) = {
+        let mut processor = processor.borrow_mut();
+        let items = processor.plan(request);
+        let config = processor.config();
+        (
+            items,
+            config.reingest_safety_margin,
+            config.metrics_namespace.clone(),
+        )
+    };
+    let report = if items.is_empty() {
+        ReingestReport::default()
+    } else {
+        let deadline = tokio::time::Instant::now() + remaining(event.context.deadline, margin);
+        reingest(
+            sink,
+            Target::for_request(request).as_ref(),
+            &items,
+            deadline,
+        )
+        .await
+    };
     let mut processor = processor.borrow_mut();
-    let namespace = processor.config().metrics_namespace.clone();
-    let processed = processor.process(&event.payload);
-    let stream = event.payload.delivery_stream_name().unwrap_or("unknown");
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64);
+    let processed = processor.finish(request, &items, &report);
+    let stream = request.delivery_stream_name().unwrap_or("unknown");
     // EMF goes to stdout as its own line; CloudWatch extracts the metrics from it.
-    println!("{}", processed.metrics.to_emf(&namespace, stream, now_ms));
+    println!(
+        "{}",
+        processed
+            .metrics
+            .to_emf(&namespace, stream, now_millis() as i64)
+    );
     let response = String::from_utf8(processed.response.to_vec())?;
     Ok(RawValue::from_string(response)?)
+}
+
+/// Time left before the invocation's deadline (epoch ms), less the safety margin.
+fn remaining(deadline_ms: u64, margin: Duration) -> Duration {
+    Duration::from_millis(deadline_ms.saturating_sub(now_millis())).saturating_sub(margin)
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }

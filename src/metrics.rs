@@ -13,7 +13,8 @@ pub struct Metrics {
     pub records_dropped: u64,
     /// Records returned `ProcessingFailed`, for any reason.
     pub records_processing_failed: u64,
-    /// Of those, records that were readable but did not fit in the response.
+    /// Records that were readable but did not fit in the response (re-ingested, or
+    /// failed when re-ingestion did not complete).
     pub records_over_budget: u64,
     /// Log lines in `Ok` output.
     pub log_events_out: u64,
@@ -23,11 +24,21 @@ pub struct Metrics {
     pub bytes_out: u64,
     /// Wall time of the invocation's work, in milliseconds.
     pub duration_ms: u64,
+    /// Records answered `Dropped` because all of them was put back into the stream.
+    pub records_reingested: u64,
+    /// Bytes put back into the stream for records whose re-ingestion completed.
+    pub bytes_reingested: u64,
+    /// Records divided into more than one payload (other hours, or too large).
+    pub record_splits: u64,
+    /// Put entries that were retried.
+    pub put_retries: u64,
+    /// Records answered `ProcessingFailed` because re-ingestion did not complete in time.
+    pub reingest_failures: u64,
 }
 
 impl Metrics {
     /// The metric names and values, in a stable order.
-    pub fn values(&self) -> [(&'static str, u64, &'static str); 9] {
+    pub fn values(&self) -> [(&'static str, u64, &'static str); 14] {
         [
             ("RecordsIn", self.records_in, "Count"),
             ("RecordsOk", self.records_ok, "Count"),
@@ -42,6 +53,11 @@ impl Metrics {
             ("BytesInDecompressed", self.bytes_in_decompressed, "Bytes"),
             ("BytesOut", self.bytes_out, "Bytes"),
             ("DurationMs", self.duration_ms, "Milliseconds"),
+            ("RecordsReingested", self.records_reingested, "Count"),
+            ("BytesReingested", self.bytes_reingested, "Bytes"),
+            ("RecordSplits", self.record_splits, "Count"),
+            ("PutRetries", self.put_retries, "Count"),
+            ("ReingestFailures", self.reingest_failures, "Count"),
         ]
     }
 

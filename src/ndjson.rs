@@ -12,20 +12,6 @@ use crate::cloudwatch::{DataMessage, LogEvent};
 use crate::error::RecordError;
 use crate::time::{TimeFormatter, UtcTime};
 
-/// What writing one record's lines produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lines {
-    /// Every event was written.
-    Complete {
-        /// Lines written.
-        events: usize,
-        /// Earliest event time, `None` for a message with no events.
-        earliest: Option<UtcTime>,
-    },
-    /// The output passed the length limit; what was written is incomplete.
-    OverLimit,
-}
-
 /// Writes log lines, reusing its buffers across records.
 #[derive(Debug, Default)]
 pub struct LineWriter {
@@ -34,36 +20,13 @@ pub struct LineWriter {
     tail: Vec<u8>,
 }
 
-impl LineWriter {
-    /// Appends one line per event to `out`, stopping once `out` is longer than
-    /// `max_len` bytes.
-    pub fn write(
-        &mut self,
-        message: &DataMessage<'_>,
-        events: &[LogEvent<'_>],
-        parse_json_messages: bool,
-        max_len: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<Lines, RecordError> {
-        self.prepare(message);
-        let mut earliest: Option<UtcTime> = None;
-        for event in events {
-            let time = UtcTime::from_millis(event.timestamp)
-                .ok_or(RecordError::TimestampOutOfRange(event.timestamp))?;
-            earliest = Some(earliest.map_or(time, |current| current.min(time)));
-            self.write_line(event, time, parse_json_messages, out)?;
-            if out.len() > max_len {
-                return Ok(Lines::OverLimit);
-            }
-        }
-        Ok(Lines::Complete {
-            events: events.len(),
-            earliest,
-        })
-    }
+/// Bytes of `{"time":"YYYY-MM-DDTHH:MM:SS.mmmZ","timestamp":` plus `,"message":` and `}\n`.
+const LINE_FRAMING: usize = 9 + 24 + 14 + 11 + 2;
 
-    /// Builds the parts of a line that are the same for every event of a message.
-    fn prepare(&mut self, message: &DataMessage<'_>) {
+impl LineWriter {
+    /// Builds the parts of a line that are the same for every event of `message`;
+    /// call before [`LineWriter::line_len`] and [`LineWriter::write_line`].
+    pub fn prepare(&mut self, message: &DataMessage<'_>) {
         self.head.clear();
         self.head.extend_from_slice(b",\"account\":");
         push_json_string(&mut self.head, &message.owner);
@@ -88,36 +51,57 @@ impl LineWriter {
         }
     }
 
-    fn write_line(
+    /// The length of the event's line: exact, or an upper bound when
+    /// `parse_json_messages` may add `message_json`. Checks the event on the way, so
+    /// that a record is known to be writable before any of it is written.
+    pub fn line_len(
+        &self,
+        event: &LogEvent<'_>,
+        parse_json_messages: bool,
+    ) -> Result<(UtcTime, usize), RecordError> {
+        let time = check_event(event)?;
+        let message = event.message.get().len();
+        let id = event.id.get().len()
+            + if event.id.get().starts_with('"') {
+                0
+            } else {
+                2
+            };
+        let mut len = LINE_FRAMING
+            + itoa::Buffer::new().format(event.timestamp).len()
+            + self.head.len()
+            + id
+            + message
+            + self.tail.len();
+        if let Some(fields) = event.extracted_fields {
+            len += ",\"extracted_fields\":".len() + fields.get().len();
+        }
+        if parse_json_messages {
+            // The parsed object is never longer than the escaped string that holds it.
+            len += ",\"message_json\":".len() + message;
+        }
+        Ok((time, len))
+    }
+
+    /// Appends the event's line to `out`.
+    pub fn write_line(
         &mut self,
         event: &LogEvent<'_>,
-        time: UtcTime,
         parse_json_messages: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
+        let time = check_event(event)?;
         let message = event.message.get();
-        if !message.starts_with('"') {
-            return Err(RecordError::InvalidEventField {
-                field: "message",
-                expected: "a string",
-            });
-        }
         out.extend_from_slice(b"{\"time\":\"");
         self.time.write(time, out);
         out.extend_from_slice(b"\",\"timestamp\":");
         out.extend_from_slice(itoa::Buffer::new().format(event.timestamp).as_bytes());
         out.extend_from_slice(&self.head);
-        push_event_id(out, event.id)?;
+        push_event_id(out, event.id);
         out.extend_from_slice(b",\"message\":");
         out.extend_from_slice(message.as_bytes());
         out.extend_from_slice(&self.tail);
         if let Some(fields) = event.extracted_fields {
-            if !fields.get().starts_with('{') {
-                return Err(RecordError::InvalidEventField {
-                    field: "extractedFields",
-                    expected: "an object",
-                });
-            }
             out.extend_from_slice(b",\"extracted_fields\":");
             push_one_line(out, fields.get());
         }
@@ -129,25 +113,48 @@ impl LineWriter {
     }
 }
 
-/// Appends the event id as a JSON string, quoting a numeric id.
-fn push_event_id(out: &mut Vec<u8>, id: &RawValue) -> Result<(), RecordError> {
-    let raw = id.get();
-    match raw.as_bytes().first() {
-        Some(b'"') => out.extend_from_slice(raw.as_bytes()),
-        // A JSON number holds only digits, sign, dot and exponent: safe inside quotes.
-        Some(b'-' | b'0'..=b'9') => {
-            out.push(b'"');
-            out.extend_from_slice(raw.as_bytes());
-            out.push(b'"');
-        }
-        _ => {
-            return Err(RecordError::InvalidEventField {
-                field: "id",
-                expected: "a string or a number",
-            })
-        }
+/// Checks the event's fields have the JSON types the output needs, and returns its time.
+fn check_event(event: &LogEvent<'_>) -> Result<UtcTime, RecordError> {
+    let time = UtcTime::from_millis(event.timestamp)
+        .ok_or(RecordError::TimestampOutOfRange(event.timestamp))?;
+    if !event.message.get().starts_with('"') {
+        return Err(RecordError::InvalidEventField {
+            field: "message",
+            expected: "a string",
+        });
     }
-    Ok(())
+    if !matches!(
+        event.id.get().as_bytes().first(),
+        Some(b'"' | b'-' | b'0'..=b'9')
+    ) {
+        return Err(RecordError::InvalidEventField {
+            field: "id",
+            expected: "a string or a number",
+        });
+    }
+    if event
+        .extracted_fields
+        .is_some_and(|fields| !fields.get().starts_with('{'))
+    {
+        return Err(RecordError::InvalidEventField {
+            field: "extractedFields",
+            expected: "an object",
+        });
+    }
+    Ok(time)
+}
+
+/// Appends the event id (checked by [`check_event`]) as a JSON string, quoting a number.
+fn push_event_id(out: &mut Vec<u8>, id: &RawValue) {
+    let raw = id.get();
+    if raw.starts_with('"') {
+        out.extend_from_slice(raw.as_bytes());
+    } else {
+        // A JSON number holds only digits, sign, dot and exponent: safe inside quotes.
+        out.push(b'"');
+        out.extend_from_slice(raw.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// Appends `,"message_json":{…}` when the message (a raw JSON string) holds a JSON object.
@@ -198,16 +205,20 @@ mod tests {
             panic!("not a data message");
         };
         let mut out = Vec::new();
-        let written = LineWriter::default().write(
-            &message,
-            &message.log_events,
-            parse_json_messages,
-            usize::MAX,
-            &mut out,
-        )?;
-        let Lines::Complete { events, .. } = written else {
-            panic!("over limit");
-        };
+        let mut writer = LineWriter::default();
+        writer.prepare(&message);
+        for event in &message.log_events {
+            let (_, bound) = writer.line_len(event, parse_json_messages)?;
+            let before = out.len();
+            writer.write_line(event, parse_json_messages, &mut out)?;
+            let written = out.len() - before;
+            if parse_json_messages {
+                assert!(written <= bound, "{written} > {bound}");
+            } else {
+                assert_eq!(written, bound, "line length is exact");
+            }
+        }
+        let events = message.log_events.len();
         let text = String::from_utf8(out).unwrap();
         assert!(text.is_empty() || text.ends_with('\n'));
         let parsed: Vec<Value> = text
@@ -338,22 +349,5 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{error}");
         }
-    }
-
-    #[test]
-    fn stops_past_the_limit() {
-        let text = payload(json!([
-            {"id": "1", "timestamp": 0, "message": "a"},
-            {"id": "2", "timestamp": 0, "message": "b"}
-        ]))
-        .to_string();
-        let Subscription::Data(message) = parse(&text).unwrap() else {
-            panic!("not data");
-        };
-        let mut out = Vec::new();
-        let written = LineWriter::default()
-            .write(&message, &message.log_events, false, 10, &mut out)
-            .unwrap();
-        assert_eq!(written, Lines::OverLimit);
     }
 }

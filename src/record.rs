@@ -1,29 +1,46 @@
-//! Transforming one Firehose record: decode, recognise, and write its NDJSON lines.
+//! Transforming one Firehose record: decode, recognise, write its NDJSON lines, and
+//! decide what must travel again (re-ingestion) because it does not fit or belongs
+//! to another hour.
 
-use crate::cloudwatch::{self, Subscription};
+use std::collections::BTreeMap;
+
+use crate::cloudwatch::{self, DataMessage, Subscription};
 use crate::decode::{decode_base64, gunzip_capped, is_gzip};
 use crate::error::RecordError;
 use crate::eventbridge::{self, EventEnvelope};
-use crate::firehose::FirehoseRecord;
-use crate::ndjson::{LineWriter, Lines};
+use crate::firehose::{ok_entry_len, FirehoseRecord};
+use crate::ndjson::LineWriter;
 use crate::partition::PartitionKeys;
 use crate::schema::{KIND_EVENTS, KIND_LOGS};
+use crate::split::{encode_pieces, Sized};
 use crate::time::UtcTime;
 
 /// What one record became.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transformed {
-    /// Lines to deliver under these keys.
+    /// Lines to deliver now under these keys; `spill` holds the record's other events
+    /// (other hours) as new subscription payloads to re-ingest.
     Lines {
         /// Partition keys of the output.
         keys: PartitionKeys,
         /// Number of lines (log events, or 1 for an event).
         lines: usize,
+        /// Gzip payloads of the events that were not written, one or more per hour.
+        spill: Vec<Vec<u8>>,
     },
     /// A CloudWatch Logs control message: nothing to deliver.
     Control,
-    /// The output grew past the allowed length before it was complete.
-    OverLimit,
+    /// Nothing fits in this response: the record travels again.
+    Reingest(Reingest),
+}
+
+/// How a record that does not fit travels again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reingest {
+    /// As it came (see [`RecordTransformer::original`]): it fits a response on its own.
+    Original,
+    /// Divided into these gzip subscription payloads.
+    Pieces(Vec<Vec<u8>>),
 }
 
 /// The outcome of one record, with the decompressed size it read.
@@ -35,14 +52,6 @@ pub struct RecordOutcome {
     pub decompressed_bytes: usize,
 }
 
-/// Transforms records one at a time, reusing its buffers.
-#[derive(Debug, Default)]
-pub struct RecordTransformer {
-    decoded: Vec<u8>,
-    decompressed: Vec<u8>,
-    writer: LineWriter,
-}
-
 /// Settings that shape one record's transformation.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordOptions {
@@ -50,8 +59,20 @@ pub struct RecordOptions {
     pub max_decompressed_bytes: usize,
     /// Whether to add `message_json`.
     pub parse_json_messages: bool,
-    /// Output length past which the record is abandoned as [`Transformed::OverLimit`].
-    pub max_output_bytes: usize,
+    /// Whether events of hours after the earliest are split off and re-ingested.
+    pub split_by_event_hour: bool,
+    /// Room left in the response for this record's `Ok` entry.
+    pub max_entry_bytes: usize,
+    /// Most output bytes a re-ingested payload may produce, so it fits a later response.
+    pub piece_output_bytes: usize,
+}
+
+/// Transforms records one at a time, reusing its buffers.
+#[derive(Debug, Default)]
+pub struct RecordTransformer {
+    decoded: Vec<u8>,
+    decompressed: Vec<u8>,
+    writer: LineWriter,
 }
 
 impl RecordTransformer {
@@ -70,6 +91,11 @@ impl RecordTransformer {
         }
     }
 
+    /// The last record's payload as it arrived (after base64), for [`Reingest::Original`].
+    pub fn original(&self) -> &[u8] {
+        &self.decoded
+    }
+
     fn transform_inner(
         &mut self,
         record: &FirehoseRecord,
@@ -77,10 +103,16 @@ impl RecordTransformer {
         out: &mut Vec<u8>,
         decompressed_bytes: &mut usize,
     ) -> Result<Transformed, RecordError> {
+        self.decoded.clear();
         decode_base64(&record.data, &mut self.decoded)?;
         let arrival = UtcTime::from_millis(record.arrival_millis())
             .or_else(|| UtcTime::from_millis(0))
             .ok_or(RecordError::TimestampOutOfRange(record.arrival_millis()))?;
+        let context = Context {
+            record_id: &record.record_id,
+            arrival,
+            options,
+        };
         if is_gzip(&self.decoded) {
             gunzip_capped(
                 &self.decoded,
@@ -89,7 +121,7 @@ impl RecordTransformer {
             )?;
             *decompressed_bytes = self.decompressed.len();
             let text = std::str::from_utf8(&self.decompressed).map_err(RecordError::NotUtf8)?;
-            return write_subscription(&mut self.writer, text, arrival, options, out);
+            return write_subscription(&mut self.writer, text, &context, out);
         }
         *decompressed_bytes = self.decoded.len();
         let text = match std::str::from_utf8(&self.decoded) {
@@ -101,7 +133,7 @@ impl RecordTransformer {
             if message_type == cloudwatch::DATA_MESSAGE
                 || message_type == cloudwatch::CONTROL_MESSAGE
             {
-                return write_subscription(&mut self.writer, text, arrival, options, out);
+                return write_subscription(&mut self.writer, text, &context, out);
             }
         }
         let account = EventEnvelope::string(envelope.account).unwrap_or_default();
@@ -109,45 +141,112 @@ impl RecordTransformer {
         let time = EventEnvelope::string(envelope.time)
             .and_then(|time| UtcTime::parse_rfc3339(&time))
             .unwrap_or(arrival);
-        eventbridge::write_line(text, out);
-        if out.len() > options.max_output_bytes {
-            return Ok(Transformed::OverLimit);
+        let keys = PartitionKeys::new(KIND_EVENTS, &account, &source, time);
+        let line_len = text.trim_end().len() + 1;
+        if ok_entry_len(context.record_id, line_len, &keys) > options.max_entry_bytes {
+            return Ok(Transformed::Reingest(Reingest::Original));
         }
+        eventbridge::write_line(text, out);
         Ok(Transformed::Lines {
-            keys: PartitionKeys::new(KIND_EVENTS, &account, &source, time),
+            keys,
             lines: 1,
+            spill: Vec::new(),
         })
     }
+}
+
+/// What a record's transformation needs to know besides its payload.
+struct Context<'r> {
+    record_id: &'r str,
+    arrival: UtcTime,
+    options: RecordOptions,
 }
 
 fn write_subscription(
     writer: &mut LineWriter,
     text: &str,
-    arrival: UtcTime,
-    options: RecordOptions,
+    context: &Context<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Transformed, RecordError> {
     let message = match cloudwatch::parse(text)? {
         Subscription::Control => return Ok(Transformed::Control),
         Subscription::Data(message) => message,
     };
-    let written = writer.write(
-        &message,
-        &message.log_events,
-        options.parse_json_messages,
-        options.max_output_bytes,
-        out,
-    )?;
-    match written {
-        Lines::OverLimit => Ok(Transformed::OverLimit),
-        Lines::Complete { events, earliest } => Ok(Transformed::Lines {
-            keys: PartitionKeys::new(
-                KIND_LOGS,
-                &message.owner,
-                &message.log_group,
-                earliest.unwrap_or(arrival),
-            ),
-            lines: events,
-        }),
+    let options = context.options;
+    writer.prepare(&message);
+    // Size (and check) every event before writing any, so the record is either
+    // written whole, or not at all.
+    let mut sized = Vec::with_capacity(message.log_events.len());
+    let mut earliest: Option<UtcTime> = None;
+    for event in &message.log_events {
+        let (time, line_bytes) = writer.line_len(event, options.parse_json_messages)?;
+        earliest = Some(earliest.map_or(time, |current| current.min(time)));
+        sized.push((time.epoch_hour(), Sized { event, line_bytes }));
     }
+    let first_hour = earliest.map(UtcTime::epoch_hour);
+    let stays = |hour: i64| !options.split_by_event_hour || Some(hour) == first_hour;
+    let keys = PartitionKeys::new(
+        KIND_LOGS,
+        &message.owner,
+        &message.log_group,
+        earliest.unwrap_or(context.arrival),
+    );
+    let stay_bytes: usize = sized
+        .iter()
+        .filter(|(hour, _)| stays(*hour))
+        .map(|(_, s)| s.line_bytes)
+        .sum();
+    let everything_stays = sized.iter().all(|(hour, _)| stays(*hour));
+
+    if ok_entry_len(context.record_id, stay_bytes, &keys) <= options.max_entry_bytes {
+        let mut lines = 0;
+        for (hour, sized) in &sized {
+            if stays(*hour) {
+                writer.write_line(sized.event, options.parse_json_messages, out)?;
+                lines += 1;
+            }
+        }
+        let spill = if everything_stays {
+            Vec::new()
+        } else {
+            pieces_by_hour(&message, &sized, |hour| !stays(hour), options)?
+        };
+        return Ok(Transformed::Lines { keys, lines, spill });
+    }
+
+    let total_bytes: usize = sized.iter().map(|(_, s)| s.line_bytes).sum();
+    if everything_stays && total_bytes <= options.piece_output_bytes {
+        return Ok(Transformed::Reingest(Reingest::Original));
+    }
+    let pieces = if options.split_by_event_hour {
+        pieces_by_hour(&message, &sized, |_| true, options)?
+    } else {
+        let all: Vec<Sized<'_, '_>> = sized.iter().map(|(_, s)| *s).collect();
+        encode_pieces(&message, &all, options.piece_output_bytes)
+            .map_err(|e| RecordError::EventTooLarge(e.line_bytes))?
+    };
+    Ok(Transformed::Reingest(Reingest::Pieces(pieces)))
+}
+
+/// Pieces for the selected events, one group per hour so each lands in its partition.
+fn pieces_by_hour(
+    message: &DataMessage<'_>,
+    sized: &[(i64, Sized<'_, '_>)],
+    selected: impl Fn(i64) -> bool,
+    options: RecordOptions,
+) -> Result<Vec<Vec<u8>>, RecordError> {
+    let mut hours: BTreeMap<i64, Vec<Sized<'_, '_>>> = BTreeMap::new();
+    for (hour, sized) in sized {
+        if selected(*hour) {
+            hours.entry(*hour).or_default().push(*sized);
+        }
+    }
+    let mut pieces = Vec::new();
+    for events in hours.values() {
+        pieces.extend(
+            encode_pieces(message, events, options.piece_output_bytes)
+                .map_err(|e| RecordError::EventTooLarge(e.line_bytes))?,
+        );
+    }
+    Ok(pieces)
 }

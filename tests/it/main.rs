@@ -2,6 +2,7 @@
 
 mod oracle;
 mod properties;
+mod reingest;
 mod runtime;
 mod samples;
 mod template;

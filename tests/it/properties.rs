@@ -1,10 +1,13 @@
 //! Property tests over arbitrary batches: every recordId answered exactly once, every
-//! log event delivered exactly once with its message intact, `Dropped` only for control
-//! messages, and the response always within its budget.
+//! log event delivered (in the response or a re-ingested payload) exactly once with its
+//! message intact, `Dropped` only for control messages or records put back whole,
+//! `ProcessingFailed` for what could not be put back, and the response always within
+//! its budget.
 
-use firehose_logs_processor::{Config, Processor};
+use firehose_logs_processor::{Config, Processor, ReingestItem, ReingestReport};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use testkit::generate::Compressibility;
 use testkit::{control_message, data_message, decode_response, firehose_event, gzip};
 
 use crate::oracle::{log_lines, parse_lines};
@@ -93,21 +96,61 @@ fn spec() -> impl Strategy<Value = Spec> {
     ]
 }
 
-/// Runs a batch and checks every property that holds whatever the budget.
-fn check_batch(specs: &[Spec], budget: usize) -> Result<usize, TestCaseError> {
+/// An event's identity, for counting it across Ok output and re-ingested payloads.
+type EventKey = (String, i64, String);
+
+fn event_key(id: &Value, timestamp: i64, message: &Value) -> EventKey {
+    let id = match id {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    };
+    (
+        id,
+        timestamp,
+        message.as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The events of a re-ingested payload.
+fn payload_events(data: &[u8]) -> Vec<EventKey> {
+    let json = testkit::gunzip(data).unwrap_or_else(|_| data.to_vec());
+    let payload: Value = serde_json::from_slice(&json).expect("a re-ingested payload is JSON");
+    payload["logEvents"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| event_key(&e["id"], e["timestamp"].as_i64().unwrap(), &e["message"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs a batch through plan, a re-ingestion that puts back the items `delivered`
+/// says, and finish; checks every property that holds whatever the budget.
+fn check_batch(
+    specs: &[Spec],
+    budget: usize,
+    delivered: impl Fn(usize) -> bool,
+) -> Result<(), TestCaseError> {
     let records: Vec<(String, Vec<u8>)> = specs
         .iter()
         .enumerate()
         .map(|(i, spec)| (format!("record-{i}"), spec.bytes()))
         .collect();
-    let request = firehose_event(&records).to_string();
+    let request: firehose_logs_processor::FirehoseRequest =
+        serde_json::from_value(firehose_event(&records)).unwrap();
     let config = Config {
         response_budget_bytes: budget,
         ..Config::default()
     };
     let mut processor = Processor::new(config);
-    let processed = processor.process_json(request.as_bytes()).unwrap();
-    let metrics = processed.metrics;
+    let items = processor.plan(&request);
+    let report = ReingestReport {
+        delivered: (0..items.len()).map(&delivered).collect(),
+        retries: 0,
+    };
+    let processed = processor.finish(&request, &items, &report);
     let response = processed.response.to_vec();
     let decoded = decode_response(&response).map_err(TestCaseError::fail)?;
 
@@ -118,40 +161,153 @@ fn check_batch(specs: &[Spec], budget: usize) -> Result<usize, TestCaseError> {
         response.len(),
         budget
     );
-    let mut over_budget = 0;
-    for ((spec, got), (id, _)) in specs.iter().zip(&decoded).zip(&records) {
+    for (index, ((spec, got), (id, data))) in specs.iter().zip(&decoded).zip(&records).enumerate() {
         prop_assert_eq!(&got.record_id, id);
+        let own: Vec<(usize, &ReingestItem)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.record_index == index)
+            .collect();
+        let all_put_back = own.iter().all(|(i, _)| report.delivered[*i]);
         match (spec, got.result.as_str()) {
-            (Spec::Data(payload), "Ok") => {
-                prop_assert_eq!(parse_lines(&got.data), log_lines(payload, false));
+            (Spec::Data(payload), "Ok" | "Dropped") => {
+                prop_assert!(
+                    all_put_back,
+                    "answered {} with a payload not put back",
+                    got.result
+                );
+                let lines = parse_lines(&got.data);
+                // What stayed is exactly the contract's lines for those events, in order.
+                let expected: Vec<Value> = log_lines(payload, false)
+                    .into_iter()
+                    .filter(|line| {
+                        lines
+                            .iter()
+                            .any(|l| l["id"] == line["id"] && l["timestamp"] == line["timestamp"])
+                    })
+                    .collect();
+                prop_assert_eq!(&lines, &expected);
+                if let Some(keys) = &got.partition_keys {
+                    for line in &lines {
+                        prop_assert_eq!(
+                            &line["time"].as_str().unwrap()[..10],
+                            keys["dt"].as_str().unwrap()
+                        );
+                        prop_assert_eq!(
+                            &line["time"].as_str().unwrap()[11..13],
+                            keys["hour"].as_str().unwrap()
+                        );
+                    }
+                }
+                let mut delivered: Vec<EventKey> = lines
+                    .iter()
+                    .map(|l| event_key(&l["id"], l["timestamp"].as_i64().unwrap(), &l["message"]))
+                    .collect();
+                for (_, item) in &own {
+                    let events = payload_events(&item.data);
+                    let hours: std::collections::BTreeSet<i64> =
+                        events.iter().map(|e| e.1.div_euclid(3_600_000)).collect();
+                    prop_assert!(hours.len() <= 1, "a re-ingested payload spans hours");
+                    delivered.extend(events);
+                }
+                let mut expected: Vec<EventKey> = payload["logEvents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| event_key(&e["id"], e["timestamp"].as_i64().unwrap(), &e["message"]))
+                    .collect();
+                delivered.sort();
+                expected.sort();
+                prop_assert_eq!(delivered, expected, "every event exactly once");
             }
             (Spec::Event(event), "Ok") => {
+                prop_assert!(own.is_empty());
                 prop_assert_eq!(&got.data, &format!("{event}\n").into_bytes());
             }
-            (Spec::Data(_) | Spec::Event(_), "ProcessingFailed") => over_budget += 1,
-            (Spec::Control, "Dropped") => {}
-            (Spec::Garbage(_) | Spec::GzipGarbage(_), "ProcessingFailed") => {}
+            (Spec::Event(_), "Dropped") => {
+                prop_assert!(all_put_back);
+                prop_assert_eq!(own.len(), 1);
+                prop_assert_eq!(&own[0].1.data, data);
+            }
+            (Spec::Data(_) | Spec::Event(_), "ProcessingFailed") => {
+                // Kept by Firehose: allowed only when some payload was not put back.
+                prop_assert!(!own.is_empty() && !all_put_back, "failed without cause");
+            }
+            (Spec::Control, "Dropped") => prop_assert!(own.is_empty()),
+            (Spec::Garbage(_) | Spec::GzipGarbage(_), "ProcessingFailed") => {
+                prop_assert!(own.is_empty())
+            }
             (spec, result) => prop_assert!(false, "{spec:?} answered {result}"),
         }
     }
-    prop_assert_eq!(metrics.records_over_budget, over_budget as u64);
-    Ok(over_budget)
+    Ok(())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn batches_within_the_default_budget_lose_nothing(specs in prop::collection::vec(spec(), 0..24)) {
-        let over_budget = check_batch(&specs, Config::default().response_budget_bytes)?;
-        prop_assert_eq!(over_budget, 0, "small batches always fit");
+    fn every_event_is_delivered_or_reingested_exactly_once(
+        specs in prop::collection::vec(spec(), 0..24),
+        budget in prop_oneof![Just(6_000_000usize), 4_096usize..65_536],
+    ) {
+        check_batch(&specs, budget, |_| true)?;
     }
 
     #[test]
-    fn tight_budgets_are_never_exceeded(
+    fn records_whose_reingestion_fails_are_kept_by_firehose(
         specs in prop::collection::vec(spec(), 1..24),
         budget in 4_096usize..65_536,
+        failing in prop::collection::vec(any::<bool>(), 64),
     ) {
-        check_batch(&specs, budget)?;
+        check_batch(&specs, budget, |item| !failing[item % failing.len()])?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Realistic batches up to the 6 MB request limit, at about 5x and 8x compression:
+    /// the response stays within budget, and Ok output plus re-ingested payloads hold
+    /// every event exactly once.
+    #[test]
+    fn full_size_batches_stay_in_budget_and_lose_nothing(
+        seed in any::<u64>(),
+        megabytes in 1usize..=6,
+        high in any::<bool>(),
+    ) {
+        let compressibility = if high { Compressibility::High } else { Compressibility::Low };
+        let batch = testkit::generate::batch(seed, megabytes * 1_000_000, compressibility);
+        let request: firehose_logs_processor::FirehoseRequest =
+            serde_json::from_slice(&batch.event).unwrap();
+        let mut processor = Processor::new(Config::default());
+        let items = processor.plan(&request);
+        let report = ReingestReport { delivered: vec![true; items.len()], retries: 0 };
+        let processed = processor.finish(&request, &items, &report);
+        prop_assert!(processed.response.len() <= Config::default().response_budget_bytes);
+        let decoded = decode_response(processed.response).map_err(TestCaseError::fail)?;
+        let mut delivered: Vec<EventKey> = Vec::new();
+        for record in &decoded {
+            prop_assert!(record.result != "ProcessingFailed");
+            for line in parse_lines(&record.data) {
+                delivered.push(event_key(&line["id"], line["timestamp"].as_i64().unwrap(), &line["message"]));
+            }
+        }
+        for item in &items {
+            delivered.extend(payload_events(&item.data));
+        }
+        let mut expected: Vec<EventKey> = Vec::new();
+        for payload in &batch.payloads {
+            let payload: Value = serde_json::from_slice(payload).unwrap();
+            if payload["messageType"] == "DATA_MESSAGE" {
+                for e in payload["logEvents"].as_array().unwrap() {
+                    expected.push(event_key(&e["id"], e["timestamp"].as_i64().unwrap(), &e["message"]));
+                }
+            }
+        }
+        delivered.sort();
+        expected.sort();
+        prop_assert_eq!(delivered.len(), expected.len());
+        prop_assert!(delivered == expected, "events lost or duplicated");
     }
 }

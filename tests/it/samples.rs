@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use firehose_logs_processor::partition::key_segment;
-use firehose_logs_processor::{Config, Processor};
+use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestItem, ReingestReport};
 use serde_json::{json, Value};
 use testkit::{build_event, decode_response, gunzip, unbase64, DecodedRecord};
 
@@ -55,9 +55,8 @@ fn events_agree_with_their_readable_sources() {
             };
             assert_eq!(without_data(built), without_data(stored));
             // Compare what the payloads say, not the compressor's exact bytes.
-            assert_eq!(
-                payload_bytes(built),
-                payload_bytes(stored),
+            assert!(
+                payload_bytes(built) == payload_bytes(stored),
                 "{}: record {} differs from its source: run `make events`",
                 stored_path.display(),
                 stored["recordId"]
@@ -88,20 +87,48 @@ fn events_agree_with_their_readable_sources() {
             .map(payload_bytes)
             .collect()
     };
+    // Compared record by record, so that a failure names a record, not megabytes.
+    let (stored, regenerated) = (payloads(&stored), payloads(&regenerated));
     assert_eq!(
-        payloads(&stored),
-        payloads(&regenerated),
-        "run `make events`"
+        stored.len(),
+        regenerated.len(),
+        "large-batch.json is stale: run `make events`"
     );
+    for (index, (stored, regenerated)) in stored.iter().zip(&regenerated).enumerate() {
+        assert!(
+            stored == regenerated,
+            "large-batch.json record {index} is stale: run `make events`"
+        );
+    }
+}
+
+/// Runs a sample through plan and finish, as if every re-ingested payload went in.
+fn run_with_items(
+    file: &str,
+    config: Config,
+) -> (Value, Vec<DecodedRecord>, Vec<u8>, Vec<ReingestItem>) {
+    let bytes = std::fs::read(events_dir().join(file)).unwrap();
+    let request: FirehoseRequest = serde_json::from_slice(&bytes).unwrap();
+    let mut processor = Processor::new(config);
+    let items = processor.plan(&request);
+    let report = ReingestReport {
+        delivered: vec![true; items.len()],
+        retries: 0,
+    };
+    let processed = processor.finish(&request, &items, &report);
+    let response = processed.response.to_vec();
+    let decoded = decode_response(&response).unwrap();
+    (
+        serde_json::from_slice(&bytes).unwrap(),
+        decoded,
+        response,
+        items,
+    )
 }
 
 fn run(file: &str, config: Config) -> (Value, Vec<DecodedRecord>, Vec<u8>) {
-    let request = std::fs::read(events_dir().join(file)).unwrap();
-    let mut processor = Processor::new(config);
-    let processed = processor.process_json(&request).unwrap();
-    let response = processed.response.to_vec();
-    let decoded = decode_response(&response).unwrap();
-    (serde_json::from_slice(&request).unwrap(), decoded, response)
+    let (request, decoded, response, _) = run_with_items(file, config);
+    (request, decoded, response)
 }
 
 #[test]
@@ -165,12 +192,15 @@ fn check_ok_record(file: &str, sent: &Value, got: &DecodedRecord) {
     let lines = parse_lines(&got.data);
     let keys = Value::Object(got.partition_keys.clone().unwrap());
     if payload.get("messageType").is_some() {
-        assert_eq!(
-            lines,
-            log_lines(&payload, false),
-            "{file} {}",
-            got.record_id
-        );
+        // Events of later hours are re-ingested: what stays is the earliest hour's.
+        let hour = |line: &Value| line["timestamp"].as_i64().unwrap().div_euclid(3_600_000);
+        let all = log_lines(&payload, false);
+        let first_hour = all.iter().map(hour).min();
+        let expected: Vec<Value> = all
+            .into_iter()
+            .filter(|l| Some(hour(l)) == first_hour)
+            .collect();
+        assert_eq!(lines, expected, "{file} {}", got.record_id);
         let earliest = payload["logEvents"]
             .as_array()
             .unwrap()
@@ -202,20 +232,41 @@ fn check_ok_record(file: &str, sent: &Value, got: &DecodedRecord) {
 }
 
 #[test]
-fn a_record_spanning_an_hour_lands_in_its_earliest_hour() {
-    let (_, decoded, _) = run("mixed.json", Config::default());
+fn a_record_spanning_an_hour_is_split_by_hour() {
+    let times = |record: &DecodedRecord| -> Vec<String> {
+        parse_lines(&record.data)
+            .iter()
+            .map(|line| line["time"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, decoded, _, items) = run_with_items("mixed.json", Config::default());
     let spanning = &decoded[4];
     let keys = spanning.partition_keys.as_ref().unwrap();
     assert_eq!(
         (keys["dt"].as_str(), keys["hour"].as_str()),
         (Some("2026-11-22"), Some("06"))
     );
-    let times: Vec<String> = parse_lines(&spanning.data)
-        .iter()
-        .map(|line| line["time"].as_str().unwrap().to_owned())
-        .collect();
+    assert_eq!(times(spanning), ["2026-11-22T06:59:59.500Z"]);
+    // The 07:00 event travels again as its own subscription payload, same metadata.
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].record_index, 4);
+    let piece: Value = serde_json::from_slice(&gunzip(&items[0].data).unwrap()).unwrap();
+    assert_eq!(piece["logGroup"], "/aws/lambda/orders");
+    assert_eq!(piece["logEvents"].as_array().unwrap().len(), 1);
     assert_eq!(
-        times,
+        piece["logEvents"][0]["message"],
+        "early in hour 07: batch of 3 finished"
+    );
+
+    // Switched off, the record lands whole in its earliest event's hour.
+    let config = Config {
+        split_by_event_hour: false,
+        ..Config::default()
+    };
+    let (_, decoded, _, items) = run_with_items("mixed.json", config);
+    assert!(items.is_empty());
+    assert_eq!(
+        times(&decoded[4]),
         ["2026-11-22T06:59:59.500Z", "2026-11-22T07:00:02.500Z"]
     );
 }
@@ -246,19 +297,24 @@ fn json_messages_are_parsed_only_when_configured() {
 
 #[test]
 fn the_large_batch_stays_within_budget_and_loses_nothing() {
-    let (request, decoded, response) = run("large-batch.json", Config::default());
+    let (request, decoded, response, items) = run_with_items("large-batch.json", Config::default());
     assert!(response.len() <= Config::default().response_budget_bytes);
     let sent = request["records"].as_array().unwrap();
     assert_eq!(decoded.len(), sent.len());
     let mut over_budget = 0;
-    for (sent, got) in sent.iter().zip(&decoded) {
+    for (index, (sent, got)) in sent.iter().zip(&decoded).enumerate() {
         assert_eq!(sent["recordId"].as_str(), Some(got.record_id.as_str()));
         let payload: Value = serde_json::from_slice(&payload_bytes(sent).unwrap()).unwrap();
         match (payload["messageType"].as_str(), got.result.as_str()) {
             (Some("CONTROL_MESSAGE"), "Dropped") => {}
             (Some("DATA_MESSAGE"), "Ok") => check_ok_record("large-batch.json", sent, got),
-            // Not lost: Firehose keeps the original under the error prefix.
-            (Some("DATA_MESSAGE"), "ProcessingFailed") => over_budget += 1,
+            // Put back into the stream whole, to be transformed by a later invocation.
+            (Some("DATA_MESSAGE"), "Dropped") => {
+                over_budget += 1;
+                let own: Vec<&ReingestItem> =
+                    items.iter().filter(|i| i.record_index == index).collect();
+                assert!(!own.is_empty());
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -2,7 +2,7 @@
 //! every sample is a well-formed Firehose event, and every response a well-formed
 //! transformation response with only the three valid result values.
 
-use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
+use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponseRecord};
 use firehose_logs_processor::{Config, Processor};
 
 #[test]
@@ -26,15 +26,30 @@ fn samples_are_firehose_events_and_responses_are_firehose_responses() {
         }
         let mut processor = Processor::new(Config::default());
         let processed = processor.process_json(&request).unwrap();
-        let response: KinesisFirehoseResponse = serde_json::from_slice(processed.response)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for record in &response.records {
-            let result = record.result.as_deref().unwrap_or_default();
-            assert!(
-                ["Ok", "Dropped", "ProcessingFailed"].contains(&result),
-                "{}: {result}",
-                path.display()
-            );
+        let response: serde_json::Value = serde_json::from_slice(processed.response).unwrap();
+        for record in response["records"].as_array().unwrap() {
+            // AWS requires recordId, result and data on every record; metadata carries
+            // the partition keys of Ok records.
+            let keys: Vec<&str> = record
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let result = record["result"].as_str().unwrap();
+            match result {
+                "Ok" => {
+                    assert_eq!(keys, ["recordId", "result", "data", "metadata"]);
+                    // The community type (which insists on metadata) reads Ok records.
+                    let typed: KinesisFirehoseResponseRecord =
+                        serde_json::from_value(record.clone()).unwrap();
+                    assert_eq!(typed.metadata.partition_keys.len(), 5);
+                }
+                "Dropped" | "ProcessingFailed" => {
+                    assert_eq!(keys, ["recordId", "result", "data"], "{}", path.display());
+                }
+                other => panic!("{}: invalid result {other}", path.display()),
+            }
         }
         checked += 1;
     }
