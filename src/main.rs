@@ -42,7 +42,13 @@ async fn handle(
     let report = if items.is_empty() {
         ReingestReport::default()
     } else {
-        let deadline = tokio::time::Instant::now() + remaining(event.context.deadline, margin);
+        let time_left = remaining(event.context.deadline, margin);
+        tracing::info!(
+            payloads = items.len(),
+            time_left_ms = time_left.as_millis() as u64,
+            "re-ingesting what does not fit in the response"
+        );
+        let deadline = tokio::time::Instant::now() + time_left;
         reingest(
             sink,
             Target::for_request(request).as_ref(),
@@ -65,9 +71,19 @@ async fn handle(
     Ok(RawValue::from_string(response)?)
 }
 
-/// Time left before the invocation's deadline (epoch ms), less the safety margin.
+/// Time left before the invocation's deadline, less the safety margin.
+///
+/// Lambda gives the deadline as epoch milliseconds. The local emulator (`cargo lambda
+/// watch`) gives the timeout itself instead; a value before 2001 cannot be an epoch
+/// deadline, so it is read as that duration.
 fn remaining(deadline_ms: u64, margin: Duration) -> Duration {
-    Duration::from_millis(deadline_ms.saturating_sub(now_millis())).saturating_sub(margin)
+    const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+    let left = if deadline_ms < EARLIEST_EPOCH_DEADLINE_MS {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_millis())
+    };
+    Duration::from_millis(left).saturating_sub(margin)
 }
 
 fn now_millis() -> u64 {

@@ -144,7 +144,13 @@ impl RecordTransformer {
         let keys = PartitionKeys::new(KIND_EVENTS, &account, &source, time);
         let line_len = text.trim_end().len() + 1;
         if ok_entry_len(context.record_id, line_len, &keys) > options.max_entry_bytes {
-            return Ok(Transformed::Reingest(Reingest::Original));
+            // Like a piece of a log record, it travels again only if a later response
+            // can take it beside others; a line larger than that never could.
+            return if line_len <= options.piece_output_bytes {
+                Ok(Transformed::Reingest(Reingest::Original))
+            } else {
+                Err(RecordError::EventTooLarge(line_len))
+            };
         }
         eventbridge::write_line(text, out);
         Ok(Transformed::Lines {
