@@ -8,7 +8,10 @@ fn main() {
     println!("| request | compressibility | records | Ok | re-ingested whole | split | payloads put | response bytes |");
     println!("|---|---|---|---|---|---|---|---|");
     for megabytes in [1usize, 3] {
-        for (name, compressibility) in [("~5x", Compressibility::Low), ("~8x", Compressibility::High)] {
+        for (name, compressibility) in [
+            ("~5x", Compressibility::Low),
+            ("~8x", Compressibility::High),
+        ] {
             let generated = batch(7, megabytes * 1_000_000, compressibility);
             let request: FirehoseRequest =
                 serde_json::from_slice(&generated.event).expect("generated event");
