@@ -7,8 +7,12 @@
 //! - multi-line stack traces (about 10%).
 //!
 //! About 2% of records are control messages. Payloads are gzip level 6, like CloudWatch.
-//! Two compressibility levels: [`Compressibility::Low`] (about 4x) draws most ids and
-//! values at random; [`Compressibility::High`] (about 8x) repeats more of them.
+//! Two compressibility levels, measured by `testkit/tests/generate.rs`:
+//! - [`Compressibility::Low`] (about 4.2x): every event starts a new request (fresh
+//!   request id, user id, path), JSON logs carry a random X-Ray trace id, and event ids
+//!   end in random digits;
+//! - [`Compressibility::High`] (about 8x): 5% of events start a new request, the rest
+//!   repeat the current one, and event ids are the timestamp plus a sequence number.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,6 +67,11 @@ const WORDS: [&str; 24] = [
     "done",
 ];
 
+/// Percent of events that start a new request (fresh request id, user, path), Low.
+const LOW_RANDOM_SHARE: u32 = 100;
+/// Percent of events that start a new request, High.
+const HIGH_RANDOM_SHARE: u32 = 5;
+
 const LEVELS: [&str; 4] = ["DEBUG", "INFO", "WARN", "ERROR"];
 const STATUSES: [u16; 4] = [200, 201, 404, 500];
 
@@ -74,13 +83,23 @@ pub fn batch(seed: u64, event_bytes: usize, compressibility: Compressibility) ->
     let mut decompressed_bytes = 0;
     // base64 (4/3) plus the record's JSON framing.
     let mut event_len = 200usize;
-    let mut timestamp = 1_795_329_660_000i64;
+    // On the hour (2026-11-22T06:00Z): 6 MB of events spans well under an hour, so no record
+    // straddles an hour and none is split by event hour (all are transformed in place).
+    let mut timestamp = 1_795_327_200_000i64;
+    // Events so far: the tail of High's event ids, unique across the batch.
+    let mut sequence = 0u64;
     while event_len < event_bytes {
         let payload = if rng.random_range(0..100) < 2 {
             control_message()
         } else {
             let events = rng.random_range(50..=150);
-            log_record(&mut rng, events, &mut timestamp, compressibility)
+            log_record(
+                &mut rng,
+                events,
+                &mut timestamp,
+                &mut sequence,
+                compressibility,
+            )
         };
         let text = payload.to_string().into_bytes();
         let compressed = gzip(&text);
@@ -101,13 +120,14 @@ fn log_record(
     rng: &mut ChaCha8Rng,
     events: usize,
     timestamp: &mut i64,
+    sequence: &mut u64,
     compressibility: Compressibility,
 ) -> Value {
     let function = ["checkout", "orders", "auth", "inventory"][rng.random_range(0..4)];
     let stream = format!("2026/11/22/[$LATEST]{:032x}", rng.random::<u128>());
-    let random_share = match compressibility {
-        Compressibility::Low => 70,
-        Compressibility::High => 15,
+    let (random_share, trace_ids) = match compressibility {
+        Compressibility::Low => (LOW_RANDOM_SHARE, true),
+        Compressibility::High => (HIGH_RANDOM_SHARE, false),
     };
     let mut log_events = Vec::with_capacity(events);
     let mut request_id = uuid(rng);
@@ -135,6 +155,7 @@ fn log_record(
                 "http": {"method": "POST", "path": format!("/v1/{function}/{}", rng.random_range(0..if fresh { 100_000 } else { 10 })), "status": STATUSES[rng.random_range(0..4)]},
                 "user": {"id": if fresh { rng.random_range(0..1_000_000u32) } else { 42 }, "tags": ["beta", "eu"]},
                 "latency_ms": rng.random_range(0..2000),
+                "traceId": if trace_ids { format!("1-{:08x}-{:024x}", *timestamp / 1000, rng.random::<u128>() >> 32) } else { "-".to_owned() },
             })
             .to_string(),
             75..=89 => format!("{} {} {}", LEVELS[rng.random_range(0..4)], request_id, sentence(rng, 12)),
@@ -147,7 +168,7 @@ fn log_record(
             ),
         };
         log_events.push(json!({
-            "id": format!("{:056}", rng.random_range(0..u64::MAX)),
+            "id": event_id(rng, *timestamp, sequence, compressibility),
             "timestamp": *timestamp,
             "message": message,
         }));
@@ -158,6 +179,22 @@ fn log_record(
         &stream,
         log_events,
     )
+}
+
+/// A 56-digit CloudWatch event id, unique in the batch. Real ids start with the timestamp
+/// and share most of their digits with their neighbours: High ends them with the batch's
+/// event count; Low with random digits.
+fn event_id(
+    rng: &mut ChaCha8Rng,
+    timestamp: i64,
+    sequence: &mut u64,
+    compressibility: Compressibility,
+) -> String {
+    *sequence += 1;
+    match compressibility {
+        Compressibility::Low => format!("{timestamp:020}{:036}", rng.random::<u64>()),
+        Compressibility::High => format!("{timestamp:020}{:036}", *sequence),
+    }
 }
 
 fn uuid(rng: &mut ChaCha8Rng) -> String {

@@ -1,0 +1,7 @@
+# Benchmarks (issue 5), included by the top-level Makefile (`include mk/bench.mk`).
+
+.PHONY: bench
+
+## bench: criterion over the transformation (1/3/6 MB, ~4x/~8x) and peak RSS over 100 warm invocations; table in target/bench/table.md
+bench:
+	scripts/bench.sh

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# `make bench`: the performance table of issue 5, reproducible on any machine.
+#
+# 1. builds the criterion benchmark and the RSS bench binary in release;
+# 2. runs criterion over the pure transformation (request bytes in -> response bytes out,
+#    budget disabled) for 1, 3 and 6 MB events at low (~4x) and high (~8x) gzip
+#    compressibility, with quick settings (CRITERION_ARGS);
+# 3. for each size and compressibility, writes the generated event to a file, then runs
+#    examples/bench_rss on it ITERATIONS times in one process under /usr/bin/time -v, for
+#    the peak RSS and the RSS after the first and the last invocation;
+# 4. prints one table and writes it to target/bench/table.md.
+#
+# MB/s is decompressed log data per second on one core (criterion's median); time per
+# invocation is criterion's median; peak RSS is /usr/bin/time's maximum resident set size
+# of the bench process (the event bytes, the processor and its buffers).
+#
+# Environment: ITERATIONS (default 100), SIZES (default "1 3 6"), LEVELS (default
+# "low high"), CRITERION_ARGS (default quick settings, about 40 s in all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+iterations=${ITERATIONS:-100}
+sizes=${SIZES:-1 3 6}
+levels=${LEVELS:-low high}
+criterion_args=${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3 --sample-size 20}
+target_dir=${CARGO_TARGET_DIR:-target}
+out=$target_dir/bench
+mkdir -p "$out"
+rm -f "$out"/rss-*.json "$out"/time-*.txt "$out"/table.md
+
+# Peak RSS from GNU time; install Debian's `time` if it is missing, else fall back to
+# the process's own VmHWM (the same figure for a single-process run) and say so.
+time_bin=/usr/bin/time
+if [ ! -x "$time_bin" ]; then
+  echo "bench: /usr/bin/time missing; trying apt-get install time" >&2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get install -y -qq time >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq time >/dev/null 2>&1; }) || true
+  fi
+fi
+if [ -x "$time_bin" ] && "$time_bin" -v true >/dev/null 2>&1; then
+  peak_source="/usr/bin/time -v"
+else
+  time_bin=
+  peak_source="VmHWM (no /usr/bin/time)"
+  echo "bench: /usr/bin/time unavailable: peak RSS is the process's VmHWM" >&2
+fi
+
+echo "bench: building (release)" >&2
+# One profile for both, so the library is compiled (with the release settings) once.
+cargo build --profile bench --example bench_rss
+cargo bench --bench transform --no-run
+
+echo "bench: built in ${SECONDS}s; criterion ($criterion_args)" >&2
+filter="transform/(${sizes// /|})MB/(${levels// /|})\$"
+# shellcheck disable=SC2086 # criterion_args is a list of flags
+cargo bench --bench transform -- $criterion_args "$filter" | tee "$out/criterion.txt"
+
+bench_rss=$target_dir/release/examples/bench_rss
+# Each case twice: budget disabled (what criterion measures: every record transformed,
+# the response as large as it comes) and with the function's default budget of 6000000
+# bytes (what a deployed function holds in memory).
+for size in $sizes; do
+  for level in $levels; do
+    event=$out/event-$size-$level.json
+    "$bench_rss" generate "$size" "$level" "$event"
+    for budget in off 6000000; do
+      echo "bench: $size MB $level, budget $budget, $iterations invocations in one process" >&2
+      name=$size-$level-$budget
+      run=("$bench_rss" "$size" "$level" "$iterations" "$event")
+      [ -n "$time_bin" ] && run=("$time_bin" -v -o "$out/time-$name.txt" "${run[@]}")
+      if [ "$budget" = off ]; then
+        "${run[@]}" >"$out/rss-$name.json"
+      else
+        BENCH_BUDGET=$budget "${run[@]}" >"$out/rss-$name.json"
+      fi
+    done
+    rm -f "$event"
+  done
+done
+
+python3 - "$target_dir" "$sizes" "$levels" "$iterations" "$peak_source" <<'EOF'
+import json, os, re, sys
+
+target, sizes, levels, iterations, peak_source = sys.argv[1:]
+out = os.path.join(target, "bench")
+def rss(size, level, budget):
+    """bench_rss's report, with the peak from /usr/bin/time when it ran."""
+    name = f"{size}-{level}-{budget}"
+    report = json.load(open(os.path.join(out, f"rss-{name}.json")))
+    report["peak_kb"] = report["vm_hwm_kb"]
+    time_file = os.path.join(out, f"time-{name}.txt")
+    if os.path.exists(time_file):
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(time_file).read())
+        report["peak_kb"] = int(match.group(1))
+    return report
+
+mib = lambda kb: f"{kb / 1024:.1f}"
+rows = []
+for size in sizes.split():
+    for level in levels.split():
+        off = rss(size, level, "off")
+        on = rss(size, level, "6000000")
+        estimates = os.path.join(target, "criterion", "transform", f"{size}MB", level, "new", "estimates.json")
+        median_ns = json.load(open(estimates))["median"]["point_estimate"]
+        decompressed = off["decompressed_bytes"]
+        rows.append([
+            f"{size} MB ({off['event_bytes'] / 1e6:.2f})",
+            f"{level} ({decompressed / (off['event_bytes'] * 0.75):.1f}x)",
+            f"{decompressed / 1e6:.1f}",
+            f"{decompressed / median_ns * 1e3:.0f}",
+            f"{median_ns / 1e6:.1f}",
+            f"{off['response_bytes']:,}",
+            mib(off["peak_kb"]),
+            f"{mib(off['rss_after_first_kb'])} → {mib(off['rss_after_last_kb'])}",
+            mib(on["peak_kb"]),
+            f"{mib(on['rss_after_first_kb'])} → {mib(on['rss_after_last_kb'])}",
+        ])
+header = [
+    "Event MB (bytes/10^6)",
+    "Compressibility",
+    "Decompressed MB",
+    "MB/s per core",
+    "ms / invocation",
+    "Response bytes",
+    "Peak RSS MiB",
+    f"RSS MiB 1st → {iterations}th",
+    "Peak RSS MiB, 6 MB budget",
+    f"RSS MiB 1st → {iterations}th, 6 MB budget",
+]
+lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+lines += ["| " + " | ".join(row) + " |" for row in rows]
+notes = [
+    "",
+    "MB/s: decompressed log bytes (10^6) per second on one thread, criterion median. "
+    "ms / invocation: criterion median, request JSON bytes to response bytes, budget disabled "
+    "so that every record is transformed. Response bytes: with the budget disabled. "
+    f"Peak RSS: {peak_source} of one process running {iterations} invocations "
+    "(examples/bench_rss, event read from a file), with the budget disabled and with the "
+    "function's default budget (6000000 bytes; records past it re-ingested when deployed). "
+    "Compressibility: decompressed bytes / (event bytes x 3/4), about the gzip ratio.",
+]
+table = "\n".join(lines + notes) + "\n"
+open(os.path.join(out, "table.md"), "w").write(table)
+print()
+print(table)
+EOF
+echo "bench: done in ${SECONDS}s; table in $out/table.md" >&2
