@@ -11,12 +11,34 @@ command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: run 'make 
 
 out=target/invoke
 mkdir -p "$out"
-port=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
+
+# Records that do not fit in the response are put back into the stream. Without an
+# AWS_ENDPOINT_URL of your own, a local moto server stands in for that stream.
+local_aws=false
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  moto_port=$(free_port)
+  setsid moto_server -H 127.0.0.1 -p "$moto_port" >"$out/moto.log" 2>&1 &
+  pids+=($!)
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=${AWS_REGION:-us-east-1}
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  for _ in $(seq 1 120); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null && break
+    sleep 0.25
+  done
+  python scripts/local-aws.py setup "$event"
+  local_aws=true
+fi
+
+port=${PORT:-$(free_port)}
 
 # Forward the function's own settings when they are set in this shell.
 env_args=()
 for name in MAX_DECOMPRESSED_BYTES RESPONSE_BUDGET_BYTES PARSE_JSON_MESSAGES METRICS_NAMESPACE \
-            SPLIT_BY_EVENT_HOUR REINGEST_SAFETY_MARGIN_MS AWS_ENDPOINT_URL AWS_REGION; do
+            SPLIT_BY_EVENT_HOUR REINGEST_SAFETY_MARGIN_MS AWS_ENDPOINT_URL AWS_REGION \
+            AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
   if [ -n "${!name:-}" ]; then env_args+=(--env-var "$name=${!name}"); fi
 done
 
@@ -24,7 +46,7 @@ echo "building and starting the function under cargo lambda watch on 127.0.0.1:$
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" ${env_args[@]+"${env_args[@]}"} \
   >"$out/watch.log" 2>&1 &
 watch_pid=$!
-trap 'kill -- -"$watch_pid" 2>/dev/null || true' EXIT
+pids+=("$watch_pid")
 
 for _ in $(seq 1 600); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
@@ -38,3 +60,4 @@ cargo lambda invoke firehose-logs-processor --invoke-address 127.0.0.1 --invoke-
 sleep 0.5  # let the function's last log lines reach the log file
 
 python3 scripts/show-response.py "$event" "$out/response.json" "$out/watch.log"
+if $local_aws; then python scripts/local-aws.py report "$event"; fi

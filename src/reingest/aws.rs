@@ -3,6 +3,7 @@
 //! invocations never need them), from the standard configuration chain, which honours
 //! `AWS_ENDPOINT_URL` and `AWS_REGION`.
 
+use aws_sdk_firehose::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_firehose::primitives::Blob as FirehoseBlob;
 use aws_sdk_kinesis::primitives::Blob as KinesisBlob;
 use tokio::sync::OnceCell;
@@ -37,9 +38,46 @@ impl AwsSink {
     }
 }
 
-fn sink_error(error: impl std::error::Error) -> SinkError {
+/// Error codes that no retry can cure: the stream, the permission or the request is wrong.
+const PERMANENT_ERROR_CODES: [&str; 12] = [
+    "AccessDeniedException",
+    "InvalidArgumentException",
+    "InvalidKMSResourceException",
+    "InvalidSourceException",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+    "KMSInvalidStateException",
+    "KMSNotFoundException",
+    "ResourceNotFoundException",
+    "UnrecognizedClientException",
+    "ValidationException",
+    "InvalidSignatureException",
+];
+
+fn sink_error<E, R>(error: SdkError<E, R>) -> SinkError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = match &error {
+        // The request could not even be built (no credentials, no region): permanent.
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_none_or(|code| !PERMANENT_ERROR_CODES.contains(&code)),
+        _ => true,
+    };
     SinkError {
         message: crate::batch::error_chain(&error),
+        retryable,
+    }
+}
+
+fn build_error(error: impl std::error::Error) -> SinkError {
+    SinkError {
+        message: crate::batch::error_chain(&error),
+        retryable: false,
     }
 }
 
@@ -57,7 +95,7 @@ impl RecordSink for AwsSink {
                         aws_sdk_firehose::types::Record::builder()
                             .data(FirehoseBlob::new(entry.data))
                             .build()
-                            .map_err(sink_error)
+                            .map_err(build_error)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let output = self
@@ -83,7 +121,7 @@ impl RecordSink for AwsSink {
                             .data(KinesisBlob::new(entry.data))
                             .partition_key(entry.partition_key)
                             .build()
-                            .map_err(sink_error)
+                            .map_err(build_error)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let output = self

@@ -60,6 +60,10 @@ pub struct PutEntry<'a> {
 pub struct SinkError {
     /// What the service or the transport said.
     pub message: String,
+    /// Whether trying again can help: throttling and transport errors can, a missing
+    /// stream or a denied permission cannot, and retrying them would only burn the
+    /// invocation's time before the same `ProcessingFailed`.
+    pub retryable: bool,
 }
 
 /// Something that accepts batches of records: the AWS streams, or a test double.
@@ -125,9 +129,12 @@ pub async fn reingest<S: RecordSink>(
                         }
                     }
                 }
-                Ok(Err(error)) => {
+                Ok(Err(error)) if error.retryable => {
                     tracing::warn!(entries = call.len(), %error, "put call failed");
                     failed.extend_from_slice(call);
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(entries = call.len(), %error, "put call failed; not retried");
                 }
                 Err(_) => {
                     tracing::warn!(entries = call.len(), "put call outlived the deadline");

@@ -22,6 +22,8 @@ enum Behaviour {
     Throttled,
     /// Never answer within any deadline.
     Hang,
+    /// Fail the whole call in a way no retry cures (a missing stream, a denied permission).
+    Denied,
 }
 
 #[derive(Default)]
@@ -73,6 +75,11 @@ impl RecordSink for ScriptedSink {
                 .collect()),
             Behaviour::Throttled => Err(SinkError {
                 message: "ThrottlingException: Rate exceeded".into(),
+                retryable: true,
+            }),
+            Behaviour::Denied => Err(SinkError {
+                message: "AccessDeniedException".into(),
+                retryable: false,
             }),
             Behaviour::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -111,6 +118,25 @@ async fn only_failed_entries_are_retried_until_all_are_in() {
     let mut expected: Vec<Vec<u8>> = items.iter().map(|i| i.data.clone()).collect();
     expected.sort();
     assert_eq!(accepted, expected, "each payload accepted exactly once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_are_not_retried() {
+    let sink = ScriptedSink::new(&[Behaviour::Denied]);
+    let start = Instant::now();
+    let report = reingest(
+        &sink,
+        Some(&target()),
+        &items(4),
+        start + Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(report.delivered, vec![false; 4]);
+    assert_eq!(*sink.calls.borrow(), [4], "one call, no retry");
+    assert!(
+        Instant::now() - start < Duration::from_secs(1),
+        "no time spent waiting"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""A local stand-in for the streams `make invoke` re-ingests into, on a moto server.
+
+usage: local-aws.py setup EVENT    create the event's delivery stream (and Kinesis source)
+       local-aws.py report EVENT   print what was re-ingested into them
+Reads AWS_ENDPOINT_URL from the environment.
+"""
+import json
+import os
+import sys
+import zlib
+
+import boto3
+
+BUCKET = "local-reingested"
+
+
+def clients(event):
+    session = boto3.Session(region_name=event.get("region") or "us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    return (session.client("s3", endpoint_url=endpoint),
+            session.client("firehose", endpoint_url=endpoint),
+            session.client("kinesis", endpoint_url=endpoint))
+
+
+def names(event):
+    stream = (event.get("deliveryStreamArn") or "arn:x/local").rsplit("/", 1)[-1]
+    kinesis = event.get("sourceKinesisStreamArn")
+    return stream, (kinesis.rsplit("/", 1)[-1] if kinesis else None)
+
+
+def setup(event):
+    s3, firehose, kinesis = clients(event)
+    stream, kinesis_stream = names(event)
+    s3.create_bucket(Bucket=BUCKET)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=stream,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/local",
+            "BucketARN": f"arn:aws:s3:::{BUCKET}"})
+    if kinesis_stream:
+        kinesis.create_stream(StreamName=kinesis_stream, ShardCount=1)
+
+
+def members(blob):
+    out = []
+    while blob:
+        d = zlib.decompressobj(wbits=31)
+        out.append(d.decompress(blob) + d.flush())
+        blob = d.unused_data
+    return out
+
+
+def describe(payload):
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        return f"{len(payload)} bytes"
+    if "logEvents" in message:
+        times = [e["timestamp"] for e in message["logEvents"]]
+        return (f"{message.get('logGroup')}: {len(times)} events, "
+                f"epoch ms {min(times)}..{max(times)}" if times else "no events")
+    return f"event {message.get('source')} {message.get('detail-type')}"
+
+
+def report(event):
+    s3, _, kinesis = clients(event)
+    _, kinesis_stream = names(event)
+    payloads = []
+    if kinesis_stream:
+        shard = kinesis.list_shards(StreamName=kinesis_stream)["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName=kinesis_stream, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        payloads = [members(r["Data"])[0] if r["Data"][:2] == b"\x1f\x8b" else r["Data"]
+                    for r in kinesis.get_records(ShardIterator=iterator)["Records"]]
+        where = f"Kinesis stream {kinesis_stream}"
+    else:
+        for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+            payloads += members(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+        where = "the delivery stream"
+    if not payloads:
+        return
+    print(f"\nre-ingested into {where} (local moto stand-in): {len(payloads)} records; "
+          "Firehose would hand them to the function again")
+    for payload in payloads[:10]:
+        print(f"  {describe(payload)}")
+    if len(payloads) > 10:
+        print(f"  … {len(payloads) - 10} more")
+
+
+if __name__ == "__main__":
+    command, path = sys.argv[1], sys.argv[2]
+    with open(path, encoding="utf-8") as f:
+        event = json.load(f)
+    {"setup": setup, "report": report}[command](event)
