@@ -694,6 +694,11 @@ fn check_generated(
                 assert!(out == expected.as_bytes(), "the event line is not the event");
             }
             Ok(Transformed::Reingest(Reingest::Original)) => {}
+            // Too long for any later response: kept by Firehose, not re-ingested.
+            Err(RecordError::EventTooLarge(line_bytes)) => {
+                assert_eq!(*line_bytes, text.trim_end().len() + 1, "event line length");
+                assert!(*line_bytes > run.options.piece_output_bytes);
+            }
             other => panic!("plain JSON object: {other:?}"),
         }
         return;
