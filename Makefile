@@ -54,3 +54,4 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 include mk/template.mk
+include mk/bench.mk

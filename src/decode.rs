@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::error::RecordError;
 
@@ -12,16 +12,9 @@ pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Decodes base64 `data` into `out` (cleared first).
 pub fn decode_base64(data: &str, out: &mut Vec<u8>) -> Result<(), RecordError> {
     out.clear();
-    let decoded_len = base64_simd::STANDARD
-        .decoded_length(data.as_bytes())
-        .map_err(|_| RecordError::Base64)?;
-    out.resize(decoded_len, 0);
-    let written = base64_simd::STANDARD
-        .decode(data.as_bytes(), base64_simd::Out::from_slice(out))
-        .map_err(|_| RecordError::Base64)?
-        .len();
-    out.truncate(written);
-    Ok(())
+    base64_simd::STANDARD
+        .decode_append(data.as_bytes(), out)
+        .map_err(|_| RecordError::Base64)
 }
 
 /// Whether `bytes` starts like a gzip stream.

@@ -142,11 +142,7 @@ pub fn ok_entry_len(record_id: &str, data_len: usize, keys: &PartitionKeys) -> u
 /// Appends an `Ok` entry with `data` base64-encoded and the partition keys.
 pub fn write_ok_entry(out: &mut Vec<u8>, record_id: &str, data: &[u8], keys: &PartitionKeys) {
     write_ok_entry_parts(out, record_id, keys, |out| {
-        let start = out.len();
-        let encoded_len = base64_simd::STANDARD.encoded_length(data.len());
-        out.resize(start + encoded_len, 0);
-        let _same_length =
-            base64_simd::STANDARD.encode(data, base64_simd::Out::from_slice(&mut out[start..]));
+        base64_simd::STANDARD.encode_append(data, out);
     });
 }
 

@@ -160,8 +160,20 @@ fn push_event_id(out: &mut Vec<u8>, id: &RawValue) {
 /// Appends `,"message_json":{…}` when the message (a raw JSON string) holds a JSON object.
 fn push_message_json(out: &mut Vec<u8>, raw_message: &str) {
     // Cheap test first: most messages are not JSON, and decoding them would be waste.
-    let after_quote = raw_message.get(1..).unwrap_or_default();
-    if !after_quote.trim_start_matches([' ', '\t']).starts_with('{') {
+    // Leading whitespace may be raw (space) or escaped (\t, \n, \r) in the JSON string.
+    let mut rest = raw_message.get(1..).unwrap_or_default();
+    loop {
+        let trimmed = rest.trim_start_matches(' ');
+        let trimmed = ["\\t", "\\n", "\\r"]
+            .iter()
+            .find_map(|escape| trimmed.strip_prefix(escape))
+            .unwrap_or(trimmed);
+        if trimmed.len() == rest.len() {
+            break;
+        }
+        rest = trimmed;
+    }
+    if !rest.starts_with('{') {
         return;
     }
     let Ok(decoded) = serde_json::from_str::<std::borrow::Cow<'_, str>>(raw_message) else {
