@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::RecordError;
+use crate::ndjson::push_one_line;
 
 /// The envelope fields that partitioning needs. Every other field is kept in the
 /// output untouched; these are read leniently (a missing or non-string value only
@@ -44,13 +45,7 @@ impl<'a> EventEnvelope<'a> {
 /// Appends the object as one line: trailing whitespace removed, CR and LF (which valid
 /// JSON holds only as whitespace between tokens) made spaces, and `\n` at the end.
 pub fn write_line(text: &str, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(text.trim_end().as_bytes());
-    for byte in &mut out[start..] {
-        if matches!(*byte, b'\n' | b'\r') {
-            *byte = b' ';
-        }
-    }
+    push_one_line(out, text.trim_end());
     out.push(b'\n');
 }
 

@@ -189,7 +189,7 @@ fn push_message_json(out: &mut Vec<u8>, raw_message: &str) {
 }
 
 /// Copies raw JSON, turning CR and LF (only ever whitespace in valid JSON) into spaces.
-fn push_one_line(out: &mut Vec<u8>, raw_json: &str) {
+pub(crate) fn push_one_line(out: &mut Vec<u8>, raw_json: &str) {
     let start = out.len();
     out.extend_from_slice(raw_json.as_bytes());
     for byte in &mut out[start..] {

@@ -152,6 +152,15 @@ mod tests {
         .to_string()
     }
 
+    /// Every event of `message`, each said to produce `line_bytes` of output.
+    fn all_sized<'e, 'a>(message: &'e DataMessage<'a>, line_bytes: usize) -> Vec<Sized<'e, 'a>> {
+        message
+            .log_events
+            .iter()
+            .map(|event| Sized { event, line_bytes })
+            .collect()
+    }
+
     fn decode(piece: &[u8]) -> Value {
         let mut out = Vec::new();
         gunzip_capped(piece, 1 << 30, &mut out).unwrap();
@@ -164,14 +173,7 @@ mod tests {
         let Subscription::Data(message) = parse(&text).unwrap() else {
             panic!()
         };
-        let sized: Vec<Sized<'_, '_>> = message
-            .log_events
-            .iter()
-            .map(|event| Sized {
-                event,
-                line_bytes: 1200,
-            })
-            .collect();
+        let sized = all_sized(&message, 1200);
         let pieces = encode_pieces(&message, &sized, 12_000).unwrap();
         assert_eq!(pieces.len(), 5, "10 events of 1,200 bytes per 12,000");
         let original: Value = serde_json::from_str(&text).unwrap();
@@ -200,14 +202,7 @@ mod tests {
         let Subscription::Data(message) = parse(&text).unwrap() else {
             panic!()
         };
-        let sized: Vec<Sized<'_, '_>> = message
-            .log_events
-            .iter()
-            .map(|event| Sized {
-                event,
-                line_bytes: 1,
-            })
-            .collect();
+        let sized = all_sized(&message, 1);
         let pieces = encode_pieces(&message, &sized, usize::MAX).unwrap();
         assert!(pieces.len() >= 3);
         for piece in &pieces {
@@ -223,14 +218,7 @@ mod tests {
         let Subscription::Data(message) = parse(&text).unwrap() else {
             panic!()
         };
-        let sized: Vec<Sized<'_, '_>> = message
-            .log_events
-            .iter()
-            .map(|event| Sized {
-                event,
-                line_bytes: 500,
-            })
-            .collect();
+        let sized = all_sized(&message, 500);
         assert_eq!(
             encode_pieces(&message, &sized, 499).unwrap_err().line_bytes,
             500
