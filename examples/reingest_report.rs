@@ -9,8 +9,8 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for megabytes in [1usize, 3] {
         for (name, compressibility) in [
-            ("~5x", Compressibility::Low),
-            ("~8x", Compressibility::High),
+            ("low ~4x", Compressibility::Low),
+            ("high ~8x", Compressibility::High),
         ] {
             let generated = batch(7, megabytes * 1_000_000, compressibility);
             let request: FirehoseRequest =
