@@ -1,8 +1,6 @@
 //! Turning one record's `data` into bytes: base64, then gzip (every member, capped).
 
-use std::io::Read;
-
-use flate2::bufread::MultiGzDecoder;
+use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::error::RecordError;
 
@@ -22,26 +20,73 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
 }
 
-/// Decompresses every gzip member of `compressed` into `out` (cleared first).
+/// Decompresses every gzip member of `compressed` into `out` (cleared first), checking
+/// each member's CRC-32 and length.
 ///
-/// The output is capped at `max_bytes`: a few hundred KiB of gzip can expand to
-/// gigabytes, and a 128 MB function must never try to hold that.
+/// Each member is inflated in one call into output pre-sized from its trailer, which
+/// is much faster than streaming through a reader. The output is capped at
+/// `max_bytes`: a few hundred KiB of gzip can expand to gigabytes, and a 128 MB
+/// function must never try to hold that.
 pub fn gunzip_capped(
     compressed: &[u8],
     max_bytes: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), RecordError> {
     out.clear();
-    let limit = u64::try_from(max_bytes)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    MultiGzDecoder::new(compressed)
-        .take(limit)
-        .read_to_end(out)
-        .map_err(RecordError::Gzip)?;
-    if out.len() > max_bytes {
-        out.clear();
-        return Err(RecordError::TooLarge { max_bytes });
+    let limit = max_bytes.saturating_add(1);
+    // The last member's trailer gives its size modulo 2^32: exact for a single member
+    // (what CloudWatch Logs sends), a first guess otherwise.
+    let hint = compressed
+        .len()
+        .checked_sub(4)
+        .and_then(|start| compressed.get(start..))
+        .and_then(|size| <[u8; 4]>::try_from(size).ok())
+        .map_or(0, |size| u32::from_le_bytes(size) as usize);
+    // Deflate expands at most about 1032:1, so a lying trailer cannot reserve more.
+    let first = hint
+        .min(compressed.len().saturating_mul(1032))
+        .min(limit)
+        .max(1);
+    out.reserve_exact(first);
+
+    let mut rest = compressed;
+    while !rest.is_empty() {
+        let mut inflater = Decompress::new_gzip(15);
+        loop {
+            let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+            let input = rest.get(consumed..).unwrap_or_default();
+            let before = out.len();
+            let status = inflater
+                .decompress_vec(input, out, FlushDecompress::Finish)
+                .map_err(|error| RecordError::Gzip(std::io::Error::other(error)))?;
+            if out.len() > max_bytes {
+                out.clear();
+                return Err(RecordError::TooLarge { max_bytes });
+            }
+            match status {
+                Status::StreamEnd => break,
+                Status::Ok | Status::BufError if out.len() == out.capacity() => {
+                    if out.capacity() >= limit {
+                        out.clear();
+                        return Err(RecordError::TooLarge { max_bytes });
+                    }
+                    let grown = out.capacity().saturating_mul(2).min(limit);
+                    out.reserve_exact(grown - out.len());
+                }
+                Status::Ok | Status::BufError => {
+                    let consumed_now = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+                    if consumed_now == consumed && out.len() == before {
+                        return Err(RecordError::Gzip(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "gzip stream ends before its trailer",
+                        )));
+                    }
+                }
+            }
+        }
+        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+        // Whatever follows a member must be another member; anything else is an error.
+        rest = rest.get(consumed..).unwrap_or_default();
     }
     Ok(())
 }
