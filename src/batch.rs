@@ -20,6 +20,9 @@ use crate::firehose::{
 use crate::metrics::Metrics;
 use crate::record::{RecordOptions, RecordTransformer, Reingest, Transformed};
 
+/// Largest response budget reserved up front (Lambda's own limit is 6 MB).
+const MAX_RESERVED_RESPONSE_BYTES: usize = 16 << 20;
+
 /// A payload to put back into the stream, on behalf of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReingestItem {
@@ -31,21 +34,28 @@ pub struct ReingestItem {
     pub partition_key: String,
 }
 
-/// An `Ok` entry waiting in the arena.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an `Ok` entry carries, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OkEntry {
-    range: Range<usize>,
     lines: usize,
     bytes: usize,
 }
 
-/// How one record is answered.
+/// How one record is answered, and where its entry is in the planned response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Answer {
+struct Answer {
+    /// The entry's bytes in [`Processor::planned`].
+    range: Range<usize>,
+    kind: AnswerKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AnswerKind {
     Ok(OkEntry),
     Without(RecordResult),
     /// Decided by re-ingestion of `items`: all put back means `ok` (or `Dropped` when
-    /// nothing stays in this response); anything not put back means `ProcessingFailed`.
+    /// nothing stays in this response), which is what the planned entry says; anything
+    /// not put back means `ProcessingFailed`.
     Pending {
         ok: Option<OkEntry>,
         items: Range<usize>,
@@ -54,13 +64,19 @@ enum Answer {
 
 /// Transforms batches, keeping its buffers from one invocation to the next so that a
 /// warm function does not allocate (and page-fault) its working memory again.
+///
+/// Entries are written once, straight into the response as it will be when every
+/// re-ingested payload is put back (the usual case). Only when some are not is a second
+/// response assembled from it, with those records `ProcessingFailed`.
 #[derive(Debug)]
 pub struct Processor {
     config: Config,
     transformer: RecordTransformer,
     lines: Vec<u8>,
-    arena: Vec<u8>,
+    /// The response as planned: every re-ingested payload put back.
+    planned: Vec<u8>,
     answers: Vec<Answer>,
+    /// The response when some payloads were not put back.
     response: Vec<u8>,
     metrics: Metrics,
     started: Option<Instant>,
@@ -91,7 +107,7 @@ impl Processor {
             config,
             transformer: RecordTransformer::default(),
             lines: Vec::new(),
-            arena: Vec::new(),
+            planned: Vec::new(),
             answers: Vec::new(),
             response: Vec::new(),
             metrics: Metrics::default(),
@@ -129,7 +145,13 @@ impl Processor {
             records_in: request.records.len() as u64,
             ..Metrics::default()
         };
-        self.arena.clear();
+        self.planned.clear();
+        // A response never outgrows its budget: room for all of it at once, so that it is
+        // allocated once per process rather than regrown (and re-faulted) per invocation.
+        if self.config.response_budget_bytes <= MAX_RESERVED_RESPONSE_BYTES {
+            self.planned.reserve(self.config.response_budget_bytes);
+        }
+        open_response(&mut self.planned);
         self.answers.clear();
         let mut items = Vec::new();
 
@@ -163,6 +185,10 @@ impl Processor {
                 // beside other records, not only in an empty one.
                 piece_output_bytes: budget / 4,
             };
+            if index > 0 {
+                self.planned.push(b',');
+            }
+            let entry_start = self.planned.len();
             self.lines.clear();
             let transformer = &mut self.transformer;
             let lines = &mut self.lines;
@@ -192,8 +218,8 @@ impl Processor {
                 start..items.len()
             };
 
-            let answer = match result {
-                Ok(Transformed::Control) => Answer::Without(RecordResult::Dropped),
+            let kind = match result {
+                Ok(Transformed::Control) => AnswerKind::Without(RecordResult::Dropped),
                 Ok(Transformed::Lines { keys, lines, spill }) => {
                     let extra =
                         ok_entry_len(id, self.lines.len(), &keys).saturating_sub(failed_len(id));
@@ -201,21 +227,19 @@ impl Processor {
                         // The record sized its output against this very room; reaching
                         // here is a bug, and the record is kept by Firehose.
                         record_failed(id, &RecordError::Panic("output outgrew its size".into()));
-                        Answer::Without(RecordResult::ProcessingFailed)
+                        AnswerKind::Without(RecordResult::ProcessingFailed)
                     } else {
                         slack -= extra;
-                        let start = self.arena.len();
-                        write_ok_entry(&mut self.arena, id, &self.lines, &keys);
+                        write_ok_entry(&mut self.planned, id, &self.lines, &keys);
                         let ok = OkEntry {
-                            range: start..self.arena.len(),
                             lines,
                             bytes: self.lines.len(),
                         };
                         if spill.is_empty() {
-                            Answer::Ok(ok)
+                            AnswerKind::Ok(ok)
                         } else {
                             self.metrics.record_splits += 1;
-                            Answer::Pending {
+                            AnswerKind::Pending {
                                 ok: Some(ok),
                                 items: push_items(spill),
                             }
@@ -233,18 +257,32 @@ impl Processor {
                             pieces
                         }
                     };
-                    Answer::Pending {
+                    AnswerKind::Pending {
                         ok: None,
                         items: push_items(payloads),
                     }
                 }
                 Err(error) => {
                     record_failed(id, &error);
-                    Answer::Without(RecordResult::ProcessingFailed)
+                    AnswerKind::Without(RecordResult::ProcessingFailed)
                 }
             };
-            self.answers.push(answer);
+            match &kind {
+                // Already written, while its keys were at hand.
+                AnswerKind::Ok(_) | AnswerKind::Pending { ok: Some(_), .. } => {}
+                AnswerKind::Without(result) => {
+                    write_entry_without_data(&mut self.planned, id, *result);
+                }
+                AnswerKind::Pending { ok: None, .. } => {
+                    write_entry_without_data(&mut self.planned, id, RecordResult::Dropped);
+                }
+            }
+            self.answers.push(Answer {
+                range: entry_start..self.planned.len(),
+                kind,
+            });
         }
+        close_response(&mut self.planned);
         items
     }
 
@@ -258,63 +296,75 @@ impl Processor {
     ) -> Processed<'_> {
         let metrics = &mut self.metrics;
         metrics.put_retries = report.retries;
+        let delivered = |range: &Range<usize>| {
+            range
+                .clone()
+                .all(|item| report.delivered.get(item).copied().unwrap_or(false))
+        };
+        let mut as_planned = true;
+        for (record, answer) in request.records.iter().zip(&self.answers) {
+            let count_ok = |ok: &OkEntry, metrics: &mut Metrics| {
+                metrics.records_ok += 1;
+                metrics.log_events_out += ok.lines as u64;
+                metrics.bytes_out += ok.bytes as u64;
+            };
+            match &answer.kind {
+                AnswerKind::Ok(ok) => count_ok(ok, metrics),
+                AnswerKind::Without(RecordResult::Dropped) => metrics.records_dropped += 1,
+                AnswerKind::Without(_) => metrics.records_processing_failed += 1,
+                AnswerKind::Pending { ok, items: range } if delivered(range) => {
+                    metrics.bytes_reingested += items[range.clone()]
+                        .iter()
+                        .map(|item| item.data.len() as u64)
+                        .sum::<u64>();
+                    match ok {
+                        Some(ok) => count_ok(ok, metrics),
+                        None => {
+                            metrics.records_dropped += 1;
+                            metrics.records_reingested += 1;
+                        }
+                    }
+                }
+                AnswerKind::Pending { .. } => {
+                    as_planned = false;
+                    metrics.records_processing_failed += 1;
+                    metrics.reingest_failures += 1;
+                    record_failed(&record.record_id, &RecordError::ReingestFailed);
+                }
+            }
+        }
+        self.metrics.duration_ms = self
+            .started
+            .map_or(0, |started| started.elapsed().as_millis() as u64);
+        if as_planned {
+            return Processed {
+                response: &self.planned,
+                metrics: self.metrics,
+            };
+        }
+
+        // Some payloads did not go back: their records become ProcessingFailed, so that
+        // Firehose keeps them; every other entry is copied as planned.
         self.response.clear();
         open_response(&mut self.response);
         for (index, (record, answer)) in request.records.iter().zip(&self.answers).enumerate() {
             if index > 0 {
                 self.response.push(b',');
             }
-            let id = record.record_id.as_str();
-            let write_ok = |ok: &OkEntry, metrics: &mut Metrics, response: &mut Vec<u8>| {
-                metrics.records_ok += 1;
-                metrics.log_events_out += ok.lines as u64;
-                metrics.bytes_out += ok.bytes as u64;
-                response.extend_from_slice(&self.arena[ok.range.clone()]);
-            };
-            match answer {
-                Answer::Ok(ok) => write_ok(ok, metrics, &mut self.response),
-                Answer::Without(result) => {
-                    match result {
-                        RecordResult::Dropped => metrics.records_dropped += 1,
-                        _ => metrics.records_processing_failed += 1,
-                    }
-                    write_entry_without_data(&mut self.response, id, *result);
+            match &answer.kind {
+                AnswerKind::Pending { items: range, .. } if !delivered(range) => {
+                    write_entry_without_data(
+                        &mut self.response,
+                        &record.record_id,
+                        RecordResult::ProcessingFailed,
+                    );
                 }
-                Answer::Pending { ok, items: range } => {
-                    let put_back = range
-                        .clone()
-                        .all(|item| report.delivered.get(item).copied().unwrap_or(false));
-                    if put_back {
-                        metrics.bytes_reingested += items[range.clone()]
-                            .iter()
-                            .map(|item| item.data.len() as u64)
-                            .sum::<u64>();
-                    }
-                    match (put_back, ok) {
-                        (true, Some(ok)) => write_ok(ok, metrics, &mut self.response),
-                        (true, None) => {
-                            metrics.records_dropped += 1;
-                            metrics.records_reingested += 1;
-                            write_entry_without_data(&mut self.response, id, RecordResult::Dropped);
-                        }
-                        (false, _) => {
-                            metrics.records_processing_failed += 1;
-                            metrics.reingest_failures += 1;
-                            record_failed(id, &RecordError::ReingestFailed);
-                            write_entry_without_data(
-                                &mut self.response,
-                                id,
-                                RecordResult::ProcessingFailed,
-                            );
-                        }
-                    }
-                }
+                _ => self
+                    .response
+                    .extend_from_slice(&self.planned[answer.range.clone()]),
             }
         }
         close_response(&mut self.response);
-        self.metrics.duration_ms = self
-            .started
-            .map_or(0, |started| started.elapsed().as_millis() as u64);
         Processed {
             response: &self.response,
             metrics: self.metrics,
