@@ -21,7 +21,7 @@ pub enum RecordError {
     UnrecognisedPayload,
     /// The payload is not UTF-8 text.
     #[error("payload is not valid UTF-8")]
-    NotUtf8(#[source] std::str::Utf8Error),
+    NotUtf8(#[source] simdutf8::compat::Utf8Error),
     /// A gzip payload that is not a CloudWatch Logs subscription message.
     #[error("payload is not a CloudWatch Logs subscription message")]
     NotSubscriptionMessage(#[source] serde_json::Error),

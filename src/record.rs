@@ -120,11 +120,12 @@ impl RecordTransformer {
                 &mut self.decompressed,
             )?;
             *decompressed_bytes = self.decompressed.len();
-            let text = std::str::from_utf8(&self.decompressed).map_err(RecordError::NotUtf8)?;
+            let text =
+                simdutf8::compat::from_utf8(&self.decompressed).map_err(RecordError::NotUtf8)?;
             return write_subscription(&mut self.writer, text, &context, out);
         }
         *decompressed_bytes = self.decoded.len();
-        let text = match std::str::from_utf8(&self.decoded) {
+        let text = match simdutf8::basic::from_utf8(&self.decoded) {
             Ok(text) => text,
             Err(_) => return Err(RecordError::UnrecognisedPayload),
         };
