@@ -1,6 +1,8 @@
 //! Turning one record's `data` into bytes: base64, then gzip (every member, capped).
 
-use flate2::{Decompress, FlushDecompress, Status};
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 
 use crate::error::RecordError;
 
@@ -20,75 +22,159 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
 }
 
-/// Decompresses every gzip member of `compressed` into `out` (cleared first), checking
-/// each member's CRC-32 and length.
+/// Decompresses gzip with libdeflate, one member at a time, each in one call into
+/// output pre-sized from the gzip trailer.
 ///
-/// Each member is inflated in one call into output pre-sized from its trailer, which
-/// is much faster than streaming through a reader. The output is capped at
-/// `max_bytes`: a few hundred KiB of gzip can expand to gigabytes, and a 128 MB
-/// function must never try to hold that.
-pub fn gunzip_capped(
-    compressed: &[u8],
-    max_bytes: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), RecordError> {
-    out.clear();
-    let limit = max_bytes.saturating_add(1);
-    // The last member's trailer gives its size modulo 2^32: exact for a single member
-    // (what CloudWatch Logs sends), a first guess otherwise.
-    let hint = compressed
-        .len()
-        .checked_sub(4)
-        .and_then(|start| compressed.get(start..))
-        .and_then(|size| <[u8; 4]>::try_from(size).ok())
-        .map_or(0, |size| u32::from_le_bytes(size) as usize);
-    // Deflate expands at most about 1032:1, so a lying trailer cannot reserve more.
-    let first = hint
-        .min(compressed.len().saturating_mul(1032))
-        .min(limit)
-        .max(1);
-    out.reserve_exact(first);
+/// libdeflater's safe wrapper is not used: it does not say how much input a member
+/// used, so a second member would be dropped without a word. This calls the `_ex`
+/// entry point, which does, and loops until the input ends. The decompressor is
+/// allocated on first use and kept, so that a warm function does not allocate it again.
+#[derive(Default)]
+pub struct Gunzip {
+    decompressor: Option<NonNull<libdeflate_sys::libdeflate_decompressor>>,
+}
 
-    let mut rest = compressed;
-    while !rest.is_empty() {
-        let mut inflater = Decompress::new_gzip(15);
-        loop {
-            let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
-            let input = rest.get(consumed..).unwrap_or_default();
-            let before = out.len();
-            let status = inflater
-                .decompress_vec(input, out, FlushDecompress::Finish)
-                .map_err(|error| RecordError::Gzip(std::io::Error::other(error)))?;
-            if out.len() > max_bytes {
-                out.clear();
-                return Err(RecordError::TooLarge { max_bytes });
-            }
-            match status {
-                Status::StreamEnd => break,
-                Status::Ok | Status::BufError if out.len() == out.capacity() => {
-                    if out.capacity() >= limit {
+// SAFETY: a libdeflate decompressor is plain memory with no tie to the thread that
+// made it; `&mut self` on every use keeps it to one thread at a time.
+unsafe impl Send for Gunzip {}
+
+impl std::fmt::Debug for Gunzip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gunzip")
+            .field("allocated", &self.decompressor.is_some())
+            .finish()
+    }
+}
+
+impl Drop for Gunzip {
+    fn drop(&mut self) {
+        if let Some(decompressor) = self.decompressor.take() {
+            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once, here.
+            unsafe { libdeflate_sys::libdeflate_free_decompressor(decompressor.as_ptr()) }
+        }
+    }
+}
+
+/// What one libdeflate call did with a member.
+enum Member {
+    /// The member ended: input bytes it used, output bytes it produced.
+    Done { consumed: usize, produced: usize },
+    /// The member needs more output room than it was given.
+    NeedsRoom,
+    /// Not a valid gzip member (bad header, data, CRC-32 or length).
+    Corrupt,
+}
+
+impl Gunzip {
+    /// Decompresses every gzip member of `compressed` into `out` (cleared first),
+    /// checking each member's CRC-32 and length.
+    ///
+    /// The output is capped at `max_bytes`: a few hundred KiB of gzip can expand to
+    /// gigabytes, and a 128 MB function must never try to hold that.
+    pub fn gunzip_capped(
+        &mut self,
+        compressed: &[u8],
+        max_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RecordError> {
+        out.clear();
+        let limit = max_bytes.saturating_add(1);
+        // The last member's trailer gives its size modulo 2^32: exact for a single
+        // member (what CloudWatch Logs sends), a first guess otherwise.
+        let trailer_size = compressed
+            .len()
+            .checked_sub(4)
+            .and_then(|start| compressed.get(start..))
+            .and_then(|size| <[u8; 4]>::try_from(size).ok())
+            .map_or(0, |size| u32::from_le_bytes(size) as usize);
+
+        let mut rest = compressed;
+        while !rest.is_empty() {
+            let start = out.len();
+            // Deflate expands at most about 1032:1, so a lying trailer cannot ask for more.
+            let mut room = trailer_size
+                .min(rest.len().saturating_mul(1032))
+                .min(limit - start)
+                .max(1);
+            loop {
+                out.reserve_exact(room);
+                match self.member(rest, &mut out.spare_capacity_mut()[..room])? {
+                    Member::Done { consumed, produced } => {
+                        // SAFETY: libdeflate initialised `produced` bytes of the spare
+                        // capacity, and `produced <= room <= capacity - start`.
+                        unsafe { out.set_len(start + produced) };
+                        if out.len() > max_bytes {
+                            out.clear();
+                            return Err(RecordError::TooLarge { max_bytes });
+                        }
+                        // Whatever follows a member must be another member.
+                        rest = rest.get(consumed..).unwrap_or_default();
+                        break;
+                    }
+                    Member::NeedsRoom if start + room >= limit => {
                         out.clear();
                         return Err(RecordError::TooLarge { max_bytes });
                     }
-                    let grown = out.capacity().saturating_mul(2).min(limit);
-                    out.reserve_exact(grown - out.len());
-                }
-                Status::Ok | Status::BufError => {
-                    let consumed_now = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
-                    if consumed_now == consumed && out.len() == before {
+                    Member::NeedsRoom => room = room.saturating_mul(2).min(limit - start),
+                    Member::Corrupt => {
+                        out.clear();
                         return Err(RecordError::Gzip(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "gzip stream ends before its trailer",
+                            std::io::ErrorKind::InvalidData,
+                            "corrupt or truncated gzip member",
                         )));
                     }
                 }
             }
         }
-        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
-        // Whatever follows a member must be another member; anything else is an error.
-        rest = rest.get(consumed..).unwrap_or_default();
+        Ok(())
     }
-    Ok(())
+
+    /// Inflates the gzip member at the start of `input` into `output`.
+    fn member(
+        &mut self,
+        input: &[u8],
+        output: &mut [MaybeUninit<u8>],
+    ) -> Result<Member, RecordError> {
+        let decompressor = match self.decompressor {
+            Some(decompressor) => decompressor,
+            None => {
+                // SAFETY: no preconditions; returns null when out of memory.
+                let allocated = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
+                let decompressor = NonNull::new(allocated).ok_or_else(|| {
+                    RecordError::Gzip(std::io::Error::new(
+                        std::io::ErrorKind::OutOfMemory,
+                        "cannot allocate a gzip decompressor",
+                    ))
+                })?;
+                *self.decompressor.insert(decompressor)
+            }
+        };
+        let mut consumed = 0;
+        let mut produced = 0;
+        // SAFETY: the decompressor is live and used by this thread alone; libdeflate
+        // reads at most `input.len()` bytes of `input`, writes at most `output.len()`
+        // bytes of `output` and never reads them, and sets `consumed` and `produced`.
+        let result = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress_ex(
+                decompressor.as_ptr(),
+                input.as_ptr().cast::<c_void>(),
+                input.len(),
+                output.as_mut_ptr().cast::<c_void>(),
+                output.len(),
+                &mut consumed,
+                &mut produced,
+            )
+        };
+        Ok(match result {
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS
+                if consumed > 0 && consumed <= input.len() && produced <= output.len() =>
+            {
+                Member::Done { consumed, produced }
+            }
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Member::NeedsRoom,
+            _ => Member::Corrupt,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +209,9 @@ mod tests {
         let mut two_members = gzip(b"first ");
         two_members.extend(gzip(b"second"));
         let mut out = Vec::new();
-        gunzip_capped(&two_members, 1024, &mut out).unwrap();
+        Gunzip::default()
+            .gunzip_capped(&two_members, 1024, &mut out)
+            .unwrap();
         assert_eq!(out, b"first second");
     }
 
@@ -133,16 +221,20 @@ mod tests {
         let mut out = Vec::new();
         let truncated = &whole[..whole.len() - 4];
         assert!(matches!(
-            gunzip_capped(truncated, 1 << 20, &mut out),
+            Gunzip::default().gunzip_capped(truncated, 1 << 20, &mut out),
             Err(RecordError::Gzip(_))
         ));
         let mut corrupt = whole.clone();
         let middle = corrupt.len() / 2;
         corrupt[middle] ^= 0xff;
-        assert!(gunzip_capped(&corrupt, 1 << 20, &mut out).is_err());
+        assert!(Gunzip::default()
+            .gunzip_capped(&corrupt, 1 << 20, &mut out)
+            .is_err());
         let mut trailing_garbage = whole.clone();
         trailing_garbage.extend_from_slice(b"not gzip");
-        assert!(gunzip_capped(&trailing_garbage, 1 << 20, &mut out).is_err());
+        assert!(Gunzip::default()
+            .gunzip_capped(&trailing_garbage, 1 << 20, &mut out)
+            .is_err());
     }
 
     #[test]
@@ -150,10 +242,12 @@ mod tests {
         let data = vec![b'z'; 4096];
         let compressed = gzip(&data);
         let mut out = Vec::new();
-        gunzip_capped(&compressed, 4096, &mut out).unwrap();
+        Gunzip::default()
+            .gunzip_capped(&compressed, 4096, &mut out)
+            .unwrap();
         assert_eq!(out.len(), 4096);
         assert!(matches!(
-            gunzip_capped(&compressed, 4095, &mut out),
+            Gunzip::default().gunzip_capped(&compressed, 4095, &mut out),
             Err(RecordError::TooLarge { max_bytes: 4095 })
         ));
     }
@@ -167,7 +261,7 @@ mod tests {
         );
         let mut out = Vec::new();
         assert!(matches!(
-            gunzip_capped(&bomb, 8 << 20, &mut out),
+            Gunzip::default().gunzip_capped(&bomb, 8 << 20, &mut out),
             Err(RecordError::TooLarge { .. })
         ));
         assert!(out.capacity() <= 32 << 20, "capacity {}", out.capacity());

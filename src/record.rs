@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::cloudwatch::{self, DataMessage, Subscription};
-use crate::decode::{decode_base64, gunzip_capped, is_gzip};
+use crate::decode::{decode_base64, is_gzip, Gunzip};
 use crate::error::RecordError;
 use crate::eventbridge::{self, EventEnvelope};
 use crate::firehose::{ok_entry_len, FirehoseRecord};
@@ -71,6 +71,7 @@ pub struct RecordOptions {
 #[derive(Debug, Default)]
 pub struct RecordTransformer {
     decoded: Vec<u8>,
+    gunzip: Gunzip,
     decompressed: Vec<u8>,
     writer: LineWriter,
 }
@@ -114,7 +115,7 @@ impl RecordTransformer {
             options,
         };
         if is_gzip(&self.decoded) {
-            gunzip_capped(
+            self.gunzip.gunzip_capped(
                 &self.decoded,
                 options.max_decompressed_bytes,
                 &mut self.decompressed,

@@ -138,7 +138,7 @@ fn push_event_json(out: &mut Vec<u8>, event: &LogEvent<'_>) {
 mod tests {
     use super::*;
     use crate::cloudwatch::{parse, Subscription};
-    use crate::decode::gunzip_capped;
+    use crate::decode::Gunzip;
     use serde_json::{json, Value};
 
     fn payload(events: usize, message_len: usize) -> String {
@@ -163,7 +163,9 @@ mod tests {
 
     fn decode(piece: &[u8]) -> Value {
         let mut out = Vec::new();
-        gunzip_capped(piece, 1 << 30, &mut out).unwrap();
+        Gunzip::default()
+            .gunzip_capped(piece, 1 << 30, &mut out)
+            .unwrap();
         serde_json::from_slice(&out).unwrap()
     }
 
@@ -207,7 +209,9 @@ mod tests {
         assert!(pieces.len() >= 3);
         for piece in &pieces {
             let mut out = Vec::new();
-            gunzip_capped(piece, 1 << 30, &mut out).unwrap();
+            Gunzip::default()
+                .gunzip_capped(piece, 1 << 30, &mut out)
+                .unwrap();
             assert!(out.len() <= MAX_PIECE_JSON_BYTES);
         }
     }
