@@ -5,5 +5,6 @@ mod properties;
 mod reingest;
 mod runtime;
 mod samples;
+mod straightforward;
 mod template;
 mod wire;
