@@ -5,21 +5,60 @@
 //! bench_rss generate SIZE_MB low|high EVENT_FILE
 //! ```
 //!
-//! The first form runs one `Processor` (budget disabled, as in `benches/transform.rs`)
-//! ITERATIONS times on one thread over a generated event and prints one JSON object:
-//! decompressed and response bytes, the median and fastest time per invocation, MB/s of
-//! decompressed data, and VmRSS before the first invocation, after the first and after the
-//! last, plus VmHWM (peak) at the end, from /proc/self/status. With EVENT_FILE it reads
-//! the event from that file, so the process holds only what a Lambda would (the request
-//! bytes and the processor); without it the event is generated in process and the RSS
-//! figures include the generator's leftovers. The second form writes the event file
+//! The first form runs one `Processor` ITERATIONS times on one thread, as
+//! `src/main.rs` does: parse the request, plan, put back what does not fit (here every
+//! put succeeds, the usual case; nothing leaves the process), finish. The budget is
+//! disabled (every record transformed, as in `benches/transform.rs`) unless BENCH_BUDGET
+//! sets one. It prints one JSON object: decompressed and response bytes, the median and
+//! fastest time per invocation, MB/s of decompressed data, VmRSS before the first
+//! invocation, after the first and after the last, VmHWM (peak) at the end, from
+//! /proc/self/status, and the peak of live heap bytes. With EVENT_FILE the request body
+//! is read from that file before each invocation and dropped once parsed, as the Lambda
+//! runtime does, so the process holds only what a Lambda would; without it the event is
+//! generated in process and the RSS figures include the generator's leftovers. With
+//! BENCH_TRACE_RSS set, VmRSS (MiB) after each invocation goes to stderr. The second form
+//! writes the event file
 //! (`scripts/bench.sh` does so before measuring under `/usr/bin/time -v`, so that the
 //! generator's memory is not counted in the peak).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use firehose_logs_processor::{Config, Processor};
+use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
 use testkit::generate::{batch, Compressibility};
+
+/// Counts live heap bytes, so that peak RSS can be told apart from what the heap held.
+struct CountingAllocator;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Old and new blocks may both be live while the contents are copied.
+        let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        moved
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Same seed as `benches/transform.rs`.
 const SEED: u64 = 5;
@@ -71,10 +110,19 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
     if iterations == 0 {
         usage();
     }
-    let event = match file {
-        Some(file) => std::fs::read(file).expect("read the event file"),
-        None => batch(SEED, size_mb * MB, compressibility(level)).event,
+    // With a file, the process holds the request only while an invocation parses it,
+    // as in Lambda: the runtime receives the body, deserializes the event from it and
+    // drops it before the handler runs. Without one, the generated event stays in memory.
+    let generated = match file {
+        Some(_) => None,
+        None => Some(batch(SEED, size_mb * MB, compressibility(level)).event),
     };
+    let receive = || match (file, &generated) {
+        (Some(file), _) => std::fs::read(file).expect("read the event file"),
+        (None, Some(event)) => event.clone(),
+        (None, None) => unreachable!("an event comes from a file or the generator"),
+    };
+    let event_bytes = receive().len();
     let budget = std::env::var("BENCH_BUDGET")
         .ok()
         .map(|bytes| number(&bytes));
@@ -83,18 +131,32 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         response_budget_bytes: budget.unwrap_or(usize::MAX),
         ..Config::default()
     });
+    let trace = std::env::var_os("BENCH_TRACE_RSS").is_some();
 
     let rss_before_kb = status_kb("VmRSS");
     let mut times = Vec::with_capacity(iterations);
     let mut rss_after_first_kb = 0;
     let mut first = None;
     for i in 0..iterations {
+        let body = receive();
+        // As deployed (src/main.rs): parse, transform, put back what does not fit (here
+        // every put succeeds, the usual case), then write the response.
         let started = Instant::now();
-        let processed = processor.process_json(&event).expect("a Firehose request");
+        let request: FirehoseRequest = serde_json::from_slice(&body).expect("a request");
+        drop(body);
+        let items = processor.plan(&request);
+        let report = ReingestReport {
+            delivered: vec![true; items.len()],
+            retries: 0,
+        };
+        let processed = processor.finish(&request, &items, &report);
         let elapsed = started.elapsed();
         let response_bytes = std::hint::black_box(processed.response.len());
         let metrics = processed.metrics;
         times.push(elapsed);
+        if trace {
+            eprint!("{} ", status_kb("VmRSS") / 1024);
+        }
         match first {
             None => {
                 if budget.is_none() {
@@ -123,7 +185,7 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         "event_source": if file.is_some() { "file" } else { "generated in process (RSS includes the generator)" },
         "iterations": iterations,
         "response_budget_bytes": budget,
-        "event_bytes": event.len(),
+        "event_bytes": event_bytes,
         "records": metrics.records_in,
         "records_ok": metrics.records_ok,
         "records_dropped": metrics.records_dropped,
@@ -137,6 +199,8 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         "rss_after_first_kb": rss_after_first_kb,
         "rss_after_last_kb": rss_after_last_kb,
         "vm_hwm_kb": hwm_kb,
+        "heap_peak_kb": PEAK.load(Ordering::Relaxed) / 1024,
+        "heap_live_kb": LIVE.load(Ordering::Relaxed) / 1024,
     });
     println!("{report}");
 }
