@@ -78,6 +78,12 @@ impl Gunzip {
         out: &mut Vec<u8>,
     ) -> Result<(), RecordError> {
         out.clear();
+        if compressed.is_empty() {
+            return Err(RecordError::Gzip(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "no gzip member",
+            )));
+        }
         let limit = max_bytes.saturating_add(1);
         // The last member's trailer gives its size modulo 2^32: exact for a single
         // member (what CloudWatch Logs sends), a first guess otherwise.
@@ -181,6 +187,7 @@ impl Gunzip {
 mod tests {
     use super::*;
     use flate2::{write::GzEncoder, Compression};
+    use proptest::prelude::*;
     use std::io::Write;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -265,5 +272,67 @@ mod tests {
             Err(RecordError::TooLarge { .. })
         ));
         assert!(out.capacity() <= 32 << 20, "capacity {}", out.capacity());
+    }
+
+    /// Multi-member gzip, optionally cut short or with one byte flipped.
+    fn members() -> impl Strategy<Value = (Vec<Vec<u8>>, Option<usize>, Option<(usize, u8)>)> {
+        (
+            proptest::collection::vec(
+                prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..2000),
+                    // Compressible text, so that back-references are exercised too.
+                    "[a-c \\n]{0,5000}".prop_map(String::into_bytes),
+                ],
+                1..4,
+            ),
+            proptest::option::of(any::<usize>()),
+            proptest::option::of((any::<usize>(), 1..=255u8)),
+        )
+    }
+
+    proptest! {
+        /// The libdeflate wrapper agrees with flate2's streaming multi-member reader.
+        #[test]
+        fn agrees_with_the_streaming_reader((parts, cut, flip) in members(), cap in 0usize..20_000) {
+            let mut compressed: Vec<u8> = parts.iter().flat_map(|part| gzip(part)).collect();
+            let clean = cut.is_none() && flip.is_none();
+            if let Some(cut) = cut {
+                compressed.truncate(cut % (compressed.len() + 1));
+            }
+            if let Some((at, mask)) = flip {
+                if !compressed.is_empty() {
+                    let at = at % compressed.len();
+                    compressed[at] ^= mask;
+                }
+            }
+            let mut expected = Vec::new();
+            let reference = std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(compressed.as_slice()),
+                &mut expected,
+            );
+            let mut out = Vec::new();
+            let ours = Gunzip::default().gunzip_capped(&compressed, cap, &mut out);
+            if clean {
+                let whole: Vec<u8> = parts.concat();
+                if whole.len() <= cap {
+                    prop_assert!(ours.is_ok(), "{ours:?}");
+                    prop_assert_eq!(&out, &whole);
+                } else {
+                    let too_large = matches!(ours, Err(RecordError::TooLarge { .. }));
+                    prop_assert!(too_large, "{:?}", ours);
+                }
+            }
+            if ours.is_ok() {
+                // Whatever we accept, the reference accepts with the same bytes.
+                prop_assert!(reference.is_ok(), "reference: {reference:?}");
+                prop_assert_eq!(&out, &expected);
+            } else {
+                prop_assert!(out.is_empty());
+            }
+            if reference.is_ok() && expected.len() <= cap {
+                // And whatever the reference accepts within the cap, we accept.
+                prop_assert!(ours.is_ok(), "{ours:?}");
+            }
+        }
     }
 }
