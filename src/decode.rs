@@ -274,8 +274,11 @@ mod tests {
         assert!(out.capacity() <= 32 << 20, "capacity {}", out.capacity());
     }
 
+    /// Member contents, where to cut the stream short, which byte to flip and how.
+    type Members = (Vec<Vec<u8>>, Option<usize>, Option<(usize, u8)>);
+
     /// Multi-member gzip, optionally cut short or with one byte flipped.
-    fn members() -> impl Strategy<Value = (Vec<Vec<u8>>, Option<usize>, Option<(usize, u8)>)> {
+    fn members() -> impl Strategy<Value = Members> {
         (
             proptest::collection::vec(
                 prop_oneof![
