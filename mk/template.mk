@@ -14,14 +14,20 @@ SAM_PATH = $(abspath $(TOOLS_BIN)):$(ZIG_DIR):$(PATH)
 
 .PHONY: template-check sam-build deploy export-logs test-export awscli
 
-## template-check: sam validate --lint, cfn-lint (no errors, no warnings), checkov (no failed checks)
+# Every template the project ships: the pipeline, and the sender accounts' template.
+CHECK_TEMPLATES ?= $(TEMPLATE) sender.yaml
+
+## template-check: sam validate --lint, cfn-lint (no errors, no warnings), checkov (no failed checks), for template.yaml and sender.yaml
 template-check: tools
-	AWS_DEFAULT_REGION=$(TEMPLATE_CHECK_REGION) SAM_CLI_TELEMETRY=0 \
-		$(TOOLS_BIN)/sam validate --lint --template $(TEMPLATE)
-	AWS_DEFAULT_REGION=$(TEMPLATE_CHECK_REGION) \
-		$(TOOLS_BIN)/cfn-lint --non-zero-exit-code warning -- $(TEMPLATE)
-	$(TOOLS_BIN)/checkov -f $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
-	@echo "template-check: OK"
+	@set -e; for t in $(CHECK_TEMPLATES); do \
+		echo "== $$t"; \
+		AWS_DEFAULT_REGION=$(TEMPLATE_CHECK_REGION) SAM_CLI_TELEMETRY=0 \
+			$(TOOLS_BIN)/sam validate --lint --template $$t; \
+		AWS_DEFAULT_REGION=$(TEMPLATE_CHECK_REGION) \
+			$(TOOLS_BIN)/cfn-lint --non-zero-exit-code warning -- $$t; \
+		$(TOOLS_BIN)/checkov -f $$t --framework cloudformation --skip-download --compact --quiet; \
+	done
+	@echo "template-check: OK ($(CHECK_TEMPLATES))"
 
 # Exit status 3 from the target probe means "cannot build here"; sam-build reports it as
 # SKIPPED so an offline test run stays green, deploy treats it as a failure.
