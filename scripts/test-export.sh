@@ -53,24 +53,46 @@ aws logs create-log-stream --log-group-name "$group" --log-stream-name stream-1
 aws logs put-log-events --log-group-name "$group" --log-stream-name stream-1 \
     --log-events "timestamp=1793577600000,message=hello from the past" >/dev/null
 
+# moto's STS answers for account 123456789012: the default ACCOUNT comes from there.
+account=$(aws sts get-caller-identity --query Account --output text)
+
 # 2026-11-02T00:00:00Z = 1793577600000 ms; the export covers that day.
 out=$(make_export LOG_GROUP="$group" FROM=2026-11-02 TO=2026-11-03T00:00:00Z BUCKET="$bucket")
 echo "$out"
 task_id=$(printf '%s\n' "$out" | tail -n 1)
 
 check "create-export-task returned a task id" test -n "$task_id"
-tasks=$(aws logs describe-export-tasks --task-id "$task_id" --output json)
-field() { printf '%s' "$tasks" | "$TOOLS_BIN/python" -c "import json, sys; print(json.load(sys.stdin)['exportTasks'][0]['$1'])"; }
+task_field() { # task id, field
+    aws logs describe-export-tasks --task-id "$1" --output json |
+        "$TOOLS_BIN/python" -c "import json, sys; print(json.load(sys.stdin)['exportTasks'][0]['$2'])"
+}
+field() { task_field "$task_id" "$1"; }
 check "task targets the bucket" test "$(field destination)" = "$bucket"
-check "task writes under exports" test "$(field destinationPrefix)" = "exports"
+# The convention (src/export/key.rs): exports/<account>/<log group with / as !>.
+check "task writes under exports/<account>/<encoded log group>" \
+    test "$(field destinationPrefix)" = "exports/$account/!aws!lambda!export-test"
 check "task is for the log group" test "$(field logGroupName)" = "$group"
 check "FROM converted to epoch ms (UTC)" test "$(field from)" = "1793577600000"
 check "TO converted to epoch ms (UTC)" test "$(field to)" = "1793664000000"
+objects=$(aws s3api list-objects-v2 --bucket "$bucket" --prefix "exports/$account/!aws!lambda!export-test/" \
+    --query 'length(Contents || `[]`)' --output text)
+check "exported objects land under the task's prefix" test "${objects:-0}" -gt 0
+
+# Characters other than A-Z a-z 0-9 . _ - and / are written as * and two hex digits,
+# and ACCOUNT= overrides the caller's account (an export started for another account's
+# folder, as a sender account runs it).
+odd=/aws/lambda/odd#group.v2
+aws logs create-log-group --log-group-name "$odd"
+out=$(make_export LOG_GROUP="$odd" FROM=2026-11-02 TO=2026-11-03 BUCKET="$bucket" ACCOUNT=210987654321)
+odd_task=$(printf '%s\n' "$out" | tail -n 1)
+check "'#' is encoded as *23, '.' kept, ACCOUNT= used" \
+    test "$(task_field "$odd_task" destinationPrefix)" = "exports/210987654321/!aws!lambda!odd*23group.v2"
 
 # Bad input is refused before any AWS call.
 refused() { ! make_export "$@" >/dev/null 2>&1; }
 check "FROM after TO is refused" refused LOG_GROUP=g FROM=2026-11-03 TO=2026-11-02 BUCKET=b
 check "missing LOG_GROUP is refused" refused FROM=2026-11-01 TO=2026-11-02 BUCKET=b
+check "an ACCOUNT that is not 12 digits is refused" refused LOG_GROUP=g FROM=2026-11-01 TO=2026-11-02 BUCKET=b ACCOUNT=12345
 
 echo "test-export: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
