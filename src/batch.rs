@@ -18,7 +18,7 @@ use crate::firehose::{
     write_entry_without_data, write_ok_entry, FirehoseRequest, RecordResult,
 };
 use crate::metrics::Metrics;
-use crate::record::{RecordOptions, RecordTransformer, Reingest, Transformed};
+use crate::record::{OwnLogGroup, RecordOptions, RecordTransformer, Reingest, Transformed};
 
 /// Largest response budget reserved up front (Lambda's own limit is 6 MB).
 const MAX_RESERVED_RESPONSE_BYTES: usize = 16 << 20;
@@ -98,6 +98,9 @@ pub struct ReingestReport {
     pub delivered: Vec<bool>,
     /// Put calls' entries that were retried.
     pub retries: u64,
+    /// The error no retry can cure that ended re-ingestion early (no credentials, access
+    /// denied, no such stream), when one did: the reason given for the records concerned.
+    pub stopped_by: Option<String>,
 }
 
 impl Processor {
@@ -133,7 +136,7 @@ impl Processor {
         let items = self.plan(request);
         let report = ReingestReport {
             delivered: vec![false; items.len()],
-            retries: 0,
+            ..ReingestReport::default()
         };
         self.finish(request, &items, &report)
     }
@@ -174,6 +177,14 @@ impl Processor {
             );
         }
 
+        // The loop guard knows the function's account from the stream's ARN: Firehose
+        // only invokes processors of its own account.
+        let own_log_group = self
+            .config
+            .own_log_group
+            .as_deref()
+            .zip(request.account())
+            .map(|(log_group, account)| OwnLogGroup { account, log_group });
         for (index, record) in request.records.iter().enumerate() {
             let id = record.record_id.as_str();
             let options = RecordOptions {
@@ -184,6 +195,7 @@ impl Processor {
                 // A quarter of the budget: a re-ingested piece then fits a later response
                 // beside other records, not only in an empty one.
                 piece_output_bytes: budget / 4,
+                own_log_group,
             };
             if index > 0 {
                 self.planned.push(b',');
@@ -220,6 +232,11 @@ impl Processor {
 
             let kind = match result {
                 Ok(Transformed::Control) => AnswerKind::Without(RecordResult::Dropped),
+                Ok(Transformed::SelfSourced) => {
+                    // Not logged: a log line here would travel the same loop again.
+                    self.metrics.records_self_sourced += 1;
+                    AnswerKind::Without(RecordResult::Dropped)
+                }
                 Ok(Transformed::Lines { keys, lines, spill }) => {
                     let extra =
                         ok_entry_len(id, self.lines.len(), &keys).saturating_sub(failed_len(id));
@@ -329,7 +346,14 @@ impl Processor {
                     as_planned = false;
                     metrics.records_processing_failed += 1;
                     metrics.reingest_failures += 1;
-                    record_failed(&record.record_id, &RecordError::ReingestFailed);
+                    let error = match &report.stopped_by {
+                        Some(cause) => {
+                            metrics.reingest_permanent_errors += 1;
+                            RecordError::ReingestStopped(cause.clone())
+                        }
+                        None => RecordError::ReingestFailed,
+                    };
+                    record_failed(&record.record_id, &error);
                 }
             }
         }

@@ -22,7 +22,11 @@ pub const ENV_SPLIT_BY_EVENT_HOUR: &str = "SPLIT_BY_EVENT_HOUR";
 /// Variable: time kept back from the invocation deadline when re-ingesting, in ms.
 pub const ENV_REINGEST_SAFETY_MARGIN_MS: &str = "REINGEST_SAFETY_MARGIN_MS";
 
-/// Every variable the function reads, with its default, for documentation and for the
+/// Variable set by Lambda itself: the log group the function writes to. Records from it
+/// (in the function's own account) are never forwarded again: see [`Config::own_log_group`].
+pub const ENV_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+
+/// Every variable the function reads from its configuration, with its default, for documentation and for the
 /// test that keeps `template.yaml` in step with the code.
 pub const ENV_VARS: [(&str, &str); 6] = [
     (ENV_MAX_DECOMPRESSED_BYTES, "67108864"),
@@ -60,6 +64,11 @@ pub struct Config {
     pub split_by_event_hour: bool,
     /// Time kept back from the invocation deadline when re-ingesting.
     pub reingest_safety_margin: std::time::Duration,
+    /// The function's own log group, as Lambda names it (`AWS_LAMBDA_LOG_GROUP_NAME`).
+    /// The loop guard: a record from this group in the function's own account is
+    /// answered `Dropped` and never written again, so a subscription that wrongly takes
+    /// in this group cannot feed itself.
+    pub own_log_group: Option<String>,
 }
 
 impl Default for Config {
@@ -71,6 +80,7 @@ impl Default for Config {
             metrics_namespace: "FirehoseLogsProcessor".to_owned(),
             split_by_event_hour: true,
             reingest_safety_margin: std::time::Duration::from_secs(10),
+            own_log_group: None,
         }
     }
 }
@@ -122,6 +132,7 @@ impl Config {
                 120_000,
             )? as u64),
         };
+        let own_log_group = lookup(ENV_LAMBDA_LOG_GROUP_NAME).filter(|name| !name.is_empty());
         Ok(Self {
             max_decompressed_bytes,
             response_budget_bytes,
@@ -129,11 +140,16 @@ impl Config {
             metrics_namespace,
             split_by_event_hour,
             reingest_safety_margin,
+            own_log_group,
         })
     }
 }
 
-fn invalid(variable: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(
+    variable: &'static str,
+    value: &str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError {
         variable,
         value: value.to_owned(),
@@ -159,7 +175,7 @@ fn parse_size(
     }
 }
 
-fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
@@ -167,7 +183,10 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
     }
 }
 
-fn parse_namespace(variable: &'static str, value: String) -> Result<String, ConfigError> {
+pub(crate) fn parse_namespace(
+    variable: &'static str,
+    value: String,
+) -> Result<String, ConfigError> {
     // CloudWatch namespaces: 1-255 characters, no leading colon, printable ASCII.
     let valid = !value.is_empty()
         && value.len() <= 255

@@ -51,6 +51,9 @@ pub enum RecordError {
     /// Parts of the record could not be put back into the stream in time.
     #[error("re-ingestion of the record did not complete")]
     ReingestFailed,
+    /// Re-ingestion met an error no retry can cure (the cause, as the put call gave it).
+    #[error("not re-ingested: {0}")]
+    ReingestStopped(String),
     /// The code panicked on this record (a bug: reported, never hidden).
     #[error("internal error while transforming the record: {0}")]
     Panic(String),

@@ -35,6 +35,13 @@ impl FirehoseRequest {
         let arn = self.delivery_stream_arn.as_deref()?;
         arn.rsplit_once('/').map(|(_, name)| name)
     }
+
+    /// The account of the delivery stream (and so of the function), from its ARN
+    /// (`arn:PARTITION:firehose:REGION:ACCOUNT:deliverystream/NAME`).
+    pub fn account(&self) -> Option<&str> {
+        let arn = self.delivery_stream_arn.as_deref()?;
+        arn.split(':').nth(4).filter(|account| !account.is_empty())
+    }
 }
 
 /// One record of the request.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod eventbridge;
+pub mod export;
 pub mod firehose;
 pub mod metrics;
 pub mod ndjson;

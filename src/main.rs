@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use firehose_logs_processor::metrics::SelfSourcedHoldback;
 use firehose_logs_processor::reingest::{aws::AwsSink, reingest, Target};
 use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -15,16 +16,18 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     // One invocation at a time per process: a RefCell lets buffers live across them.
     let processor = RefCell::new(Processor::new(config));
+    let holdback = RefCell::new(SelfSourcedHoldback::default());
     let sink = AwsSink::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<FirehoseRequest>| {
-        let (processor, sink) = (&processor, &sink);
-        async move { handle(processor, sink, event).await }
+        let (processor, holdback, sink) = (&processor, &holdback, &sink);
+        async move { handle(processor, holdback, sink, event).await }
     }))
     .await
 }
 
 async fn handle(
     processor: &RefCell<Processor>,
+    holdback: &RefCell<SelfSourcedHoldback>,
     sink: &AwsSink,
     event: LambdaEvent<FirehoseRequest>,
 ) -> Result<Box<RawValue>, Error> {
@@ -61,12 +64,12 @@ async fn handle(
     let processed = processor.finish(request, &items, &report);
     let stream = request.delivery_stream_name().unwrap_or("unknown");
     // EMF goes to stdout as its own line; CloudWatch extracts the metrics from it.
-    println!(
-        "{}",
-        processed
-            .metrics
-            .to_emf(&namespace, stream, now_millis() as i64)
-    );
+    if let Some(metrics) = holdback.borrow_mut().release(processed.metrics) {
+        println!(
+            "{}",
+            metrics.to_emf(&namespace, stream, now_millis() as i64)
+        );
+    }
     let response = String::from_utf8(processed.response.to_vec())?;
     Ok(RawValue::from_string(response)?)
 }

@@ -32,13 +32,59 @@ pub struct Metrics {
     pub record_splits: u64,
     /// Put entries that were retried.
     pub put_retries: u64,
-    /// Records answered `ProcessingFailed` because re-ingestion did not complete in time.
+    /// Records answered `ProcessingFailed` because re-ingestion did not complete (in
+    /// time, or stopped by an error no retry can cure).
     pub reingest_failures: u64,
+    /// Records from the function's own log group in its own account, answered `Dropped`
+    /// by the loop guard (also counted in `records_dropped`).
+    pub records_self_sourced: u64,
+    /// Of [`Metrics::reingest_failures`], the records whose re-ingestion was stopped by an
+    /// error no retry can cure (no credentials, access denied, no such stream).
+    pub reingest_permanent_errors: u64,
 }
 
 impl Metrics {
+    /// Adds another invocation's counters to these.
+    pub fn add(&mut self, other: &Metrics) {
+        // Destructured, so that a new counter cannot be forgotten here.
+        let Metrics {
+            records_in,
+            records_ok,
+            records_dropped,
+            records_processing_failed,
+            records_over_budget,
+            log_events_out,
+            bytes_in_decompressed,
+            bytes_out,
+            duration_ms,
+            records_reingested,
+            bytes_reingested,
+            record_splits,
+            put_retries,
+            reingest_failures,
+            records_self_sourced,
+            reingest_permanent_errors,
+        } = *other;
+        self.records_in += records_in;
+        self.records_ok += records_ok;
+        self.records_dropped += records_dropped;
+        self.records_processing_failed += records_processing_failed;
+        self.records_over_budget += records_over_budget;
+        self.log_events_out += log_events_out;
+        self.bytes_in_decompressed += bytes_in_decompressed;
+        self.bytes_out += bytes_out;
+        self.duration_ms += duration_ms;
+        self.records_reingested += records_reingested;
+        self.bytes_reingested += bytes_reingested;
+        self.record_splits += record_splits;
+        self.put_retries += put_retries;
+        self.reingest_failures += reingest_failures;
+        self.records_self_sourced += records_self_sourced;
+        self.reingest_permanent_errors += reingest_permanent_errors;
+    }
+
     /// The metric names and values, in a stable order.
-    pub fn values(&self) -> [(&'static str, u64, &'static str); 14] {
+    pub fn values(&self) -> [(&'static str, u64, &'static str); 16] {
         [
             ("RecordsIn", self.records_in, "Count"),
             ("RecordsOk", self.records_ok, "Count"),
@@ -58,34 +104,77 @@ impl Metrics {
             ("RecordSplits", self.record_splits, "Count"),
             ("PutRetries", self.put_retries, "Count"),
             ("ReingestFailures", self.reingest_failures, "Count"),
+            ("RecordsSelfSourced", self.records_self_sourced, "Count"),
+            (
+                "ReingestPermanentErrors",
+                self.reingest_permanent_errors,
+                "Count",
+            ),
         ]
     }
 
     /// The EMF document: metrics under `namespace`, with the delivery stream's name as
     /// the `DeliveryStream` dimension.
     pub fn to_emf(&self, namespace: &str, delivery_stream: &str, timestamp_ms: i64) -> String {
-        let definitions: Vec<Value> = self
-            .values()
-            .iter()
-            .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
-            .collect();
-        let mut document = Map::new();
-        document.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": [["DeliveryStream"]],
-                    "Metrics": definitions,
-                }],
-            }),
-        );
-        document.insert("DeliveryStream".into(), json!(delivery_stream));
-        for (name, value, _) in self.values() {
-            document.insert(name.into(), json!(value));
+        emf_line(
+            namespace,
+            ("DeliveryStream", delivery_stream),
+            &self.values(),
+            timestamp_ms,
+        )
+    }
+}
+
+/// One Embedded Metric Format document: `values` (name, value, unit) under `namespace`,
+/// with one dimension.
+pub fn emf_line(
+    namespace: &str,
+    (dimension, dimension_value): (&str, &str),
+    values: &[(&'static str, u64, &'static str)],
+    timestamp_ms: i64,
+) -> String {
+    let definitions: Vec<Value> = values
+        .iter()
+        .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let mut document = Map::new();
+    document.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[dimension]],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    document.insert(dimension.into(), json!(dimension_value));
+    for (name, value, _) in values {
+        document.insert((*name).into(), json!(value));
+    }
+    Value::Object(document).to_string()
+}
+
+/// Holds back the metrics of invocations that saw nothing but the function's own log
+/// records. Their EMF line would itself be a new record of that log group, and a wrong
+/// subscription would then never die out; their counts join the next line written.
+#[derive(Debug, Default)]
+pub struct SelfSourcedHoldback {
+    held: Metrics,
+}
+
+impl SelfSourcedHoldback {
+    /// The metrics to write for this invocation, with what was held back before;
+    /// `None` when the invocation saw only the function's own records.
+    pub fn release(&mut self, metrics: Metrics) -> Option<Metrics> {
+        if metrics.records_in > 0 && metrics.records_self_sourced == metrics.records_in {
+            self.held.add(&metrics);
+            return None;
         }
-        Value::Object(document).to_string()
+        let mut released = metrics;
+        released.add(&std::mem::take(&mut self.held));
+        Some(released)
     }
 }
 
@@ -121,5 +210,37 @@ mod tests {
             assert_eq!(document[name], value, "{name}");
         }
         assert_eq!(document["LogEventsOut"], 7);
+    }
+
+    #[test]
+    fn only_self_sourced_invocations_are_held_back() {
+        let mut holdback = SelfSourcedHoldback::default();
+        let own_only = Metrics {
+            records_in: 2,
+            records_dropped: 2,
+            records_self_sourced: 2,
+            duration_ms: 1,
+            ..Metrics::default()
+        };
+        assert_eq!(holdback.release(own_only), None);
+        assert_eq!(holdback.release(own_only), None);
+        let mixed = Metrics {
+            records_in: 3,
+            records_ok: 2,
+            records_dropped: 1,
+            records_self_sourced: 1,
+            ..Metrics::default()
+        };
+        let released = holdback.release(mixed).unwrap();
+        assert_eq!(released.records_in, 7);
+        assert_eq!(released.records_self_sourced, 5);
+        assert_eq!(released.records_dropped, 5);
+        assert_eq!(released.records_ok, 2);
+        assert_eq!(released.duration_ms, 2);
+        // Nothing is counted twice, and an empty invocation is still written.
+        assert_eq!(
+            holdback.release(Metrics::default()),
+            Some(Metrics::default())
+        );
     }
 }

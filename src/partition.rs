@@ -49,6 +49,63 @@ impl PartitionKeys {
     }
 }
 
+/// The S3 layout under `logs/` and `events/`: the template's `PartitionLayout`
+/// parameter, which shapes the delivery stream's `Prefix`. The export converter writes
+/// under the same prefixes; a test evaluates the template's expression against
+/// [`PartitionLayout::prefix`] for every layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionLayout {
+    /// `kind/account=…/source=…/dt=…/hour=…/` (the finest, the default).
+    AccountSourceHour,
+    /// `kind/account=…/source=…/dt=…/`.
+    AccountSourceDay,
+    /// `kind/account=…/dt=…/hour=…/`.
+    AccountHour,
+    /// `kind/account=…/dt=…/`.
+    AccountDay,
+}
+
+impl PartitionLayout {
+    /// Every layout with its parameter value.
+    pub const ALL: [(PartitionLayout, &'static str); 4] = [
+        (Self::AccountSourceHour, "account-source-hour"),
+        (Self::AccountSourceDay, "account-source-day"),
+        (Self::AccountHour, "account-hour"),
+        (Self::AccountDay, "account-day"),
+    ];
+
+    /// The layout a parameter value names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(layout, _)| *layout)
+    }
+
+    /// Whether the layout has a `source=` level.
+    pub fn has_source(self) -> bool {
+        matches!(self, Self::AccountSourceHour | Self::AccountSourceDay)
+    }
+
+    /// Whether the layout has an `hour=` level.
+    pub fn has_hour(self) -> bool {
+        matches!(self, Self::AccountSourceHour | Self::AccountHour)
+    }
+
+    /// The S3 prefix Firehose evaluates for these keys, ending in `/`.
+    pub fn prefix(self, keys: &PartitionKeys) -> String {
+        let mut prefix = format!("{}/account={}/", keys.kind, keys.account);
+        if self.has_source() {
+            prefix.push_str(&format!("source={}/", keys.source));
+        }
+        prefix.push_str(&format!("dt={}/", keys.date));
+        if self.has_hour() {
+            prefix.push_str(&format!("hour={}/", keys.hour));
+        }
+        prefix
+    }
+}
+
 /// Makes a name safe as one S3 key segment, deterministically and readably.
 ///
 /// The rule (documented in the README, stable across versions):

@@ -30,6 +30,9 @@ pub enum Transformed {
     },
     /// A CloudWatch Logs control message: nothing to deliver.
     Control,
+    /// Log events from the function's own log group in its own account: never forwarded
+    /// again, so that a subscription that takes in that group dies out.
+    SelfSourced,
     /// Nothing fits in this response: the record travels again.
     Reingest(Reingest),
 }
@@ -52,9 +55,18 @@ pub struct RecordOutcome {
     pub decompressed_bytes: usize,
 }
 
+/// The function's own log group, in its own account: the loop guard's target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnLogGroup<'a> {
+    /// The account the function runs in.
+    pub account: &'a str,
+    /// The log group the function writes to.
+    pub log_group: &'a str,
+}
+
 /// Settings that shape one record's transformation.
 #[derive(Debug, Clone, Copy)]
-pub struct RecordOptions {
+pub struct RecordOptions<'a> {
     /// Cap on a record's decompressed size.
     pub max_decompressed_bytes: usize,
     /// Whether to add `message_json`.
@@ -65,6 +77,8 @@ pub struct RecordOptions {
     pub max_entry_bytes: usize,
     /// Most output bytes a re-ingested payload may produce, so it fits a later response.
     pub piece_output_bytes: usize,
+    /// Records from this log group are [`Transformed::SelfSourced`], when known.
+    pub own_log_group: Option<OwnLogGroup<'a>>,
 }
 
 /// Transforms records one at a time, reusing its buffers.
@@ -81,7 +95,7 @@ impl RecordTransformer {
     pub fn transform(
         &mut self,
         record: &FirehoseRecord,
-        options: RecordOptions,
+        options: RecordOptions<'_>,
         out: &mut Vec<u8>,
     ) -> RecordOutcome {
         let mut decompressed_bytes = 0;
@@ -100,7 +114,7 @@ impl RecordTransformer {
     fn transform_inner(
         &mut self,
         record: &FirehoseRecord,
-        options: RecordOptions,
+        options: RecordOptions<'_>,
         out: &mut Vec<u8>,
         decompressed_bytes: &mut usize,
     ) -> Result<Transformed, RecordError> {
@@ -167,7 +181,7 @@ impl RecordTransformer {
 struct Context<'r> {
     record_id: &'r str,
     arrival: UtcTime,
-    options: RecordOptions,
+    options: RecordOptions<'r>,
 }
 
 fn write_subscription(
@@ -181,6 +195,11 @@ fn write_subscription(
         Subscription::Data(message) => message,
     };
     let options = context.options;
+    if options.own_log_group.is_some_and(|own| {
+        own.account == message.owner.as_ref() && own.log_group == message.log_group.as_ref()
+    }) {
+        return Ok(Transformed::SelfSourced);
+    }
     writer.prepare(&message);
     // Size (and check) every event before writing any, so the record is either
     // written whole, or not at all.
@@ -241,7 +260,7 @@ fn pieces_by_hour(
     message: &DataMessage<'_>,
     sized: &[(i64, Sized<'_, '_>)],
     selected: impl Fn(i64) -> bool,
-    options: RecordOptions,
+    options: RecordOptions<'_>,
 ) -> Result<Vec<Vec<u8>>, RecordError> {
     let mut hours: BTreeMap<i64, Vec<Sized<'_, '_>>> = BTreeMap::new();
     for (hour, sized) in sized {

@@ -215,7 +215,7 @@ fuzz_target!(|bytes: &[u8]| {
             let items = processor.plan(&request);
             let report = ReingestReport {
                 delivered: vec![false; items.len()],
-                retries: 0,
+                ..ReingestReport::default()
             };
             let again = processor.finish(&request, &items, &report);
             assert!(again.response == response.as_slice(), "process and plan+finish differ");
@@ -228,6 +228,7 @@ fuzz_target!(|bytes: &[u8]| {
                 .map(|i| delivered.get(i).copied().unwrap_or(false))
                 .collect(),
             retries,
+            stopped_by: None,
         };
         let processed = processor.finish(&request, &items, &report);
         let response = processed.response.to_vec();
@@ -252,6 +253,7 @@ fn alone(record: &FirehoseRecord, config: &Config) -> (Result<Transformed, Strin
         split_by_event_hour: config.split_by_event_hour,
         max_entry_bytes: usize::MAX,
         piece_output_bytes: config.response_budget_bytes / 4,
+        own_log_group: None,
     };
     let mut out = Vec::new();
     let outcome = RecordTransformer::default().transform(record, options, &mut out);

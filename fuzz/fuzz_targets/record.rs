@@ -432,6 +432,7 @@ fn build(data: &[u8]) -> Option<Run> {
         split_by_event_hour: flags & 16 == 0,
         max_entry_bytes: le32(2) % (MAX_ROOM_BYTES + 1),
         piece_output_bytes: le32(8) % (MAX_ROOM_BYTES + 1),
+        own_log_group: None,
     };
     let mut arrival = (flags & 2 != 0).then(|| ARRIVALS[usize::from(aux) % ARRIVALS.len()]);
     let data = match mode {
@@ -561,6 +562,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(Transformed::Control) => assert!(out.is_empty(), "control message wrote output"),
+        Ok(Transformed::SelfSourced) => panic!("loop guard fired without an own log group"),
         Ok(Transformed::Reingest(reingest)) => {
             assert!(out.is_empty(), "wrote output for a record to re-ingest");
             match reingest {

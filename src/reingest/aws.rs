@@ -3,6 +3,8 @@
 //! invocations never need them), from the standard configuration chain, which honours
 //! `AWS_ENDPOINT_URL` and `AWS_REGION`.
 
+use aws_sdk_firehose::config::http::HttpResponse;
+use aws_sdk_firehose::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_firehose::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_firehose::primitives::Blob as FirehoseBlob;
 use aws_sdk_kinesis::primitives::Blob as KinesisBlob;
@@ -39,38 +41,132 @@ impl AwsSink {
 }
 
 /// Error codes that no retry can cure: the stream, the permission or the request is wrong.
-const PERMANENT_ERROR_CODES: [&str; 12] = [
+const PERMANENT_ERROR_CODES: &[&str] = &[
     "AccessDeniedException",
+    "AccessDenied",
+    "ExpiredTokenException",
+    "IncompleteSignature",
     "InvalidArgumentException",
+    "InvalidClientTokenId",
     "InvalidKMSResourceException",
+    "InvalidSignatureException",
     "InvalidSourceException",
     "KMSAccessDeniedException",
     "KMSDisabledException",
     "KMSInvalidStateException",
     "KMSNotFoundException",
+    "MissingAuthenticationToken",
     "ResourceNotFoundException",
     "UnrecognizedClientException",
     "ValidationException",
-    "InvalidSignatureException",
 ];
 
-fn sink_error<E, R>(error: SdkError<E, R>) -> SinkError
+/// Error codes that say "later": throttling and the services' own transient failures,
+/// some of which come with a 400 status (Kinesis's throughput and KMS throttling).
+const TRANSIENT_ERROR_CODES: &[&str] = &[
+    "InternalFailure",
+    "InternalServerError",
+    "KMSThrottlingException",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ServiceUnavailableException",
+    "ThrottlingException",
+    "TooManyRequestsException",
+];
+
+/// Whether a service's answer can change on a later try: throttling and 5xx can; a
+/// known permanent code, and any other 4xx (validation, missing resource), cannot.
+fn service_error_is_retryable(code: Option<&str>, status: u16) -> bool {
+    match code {
+        Some(code) if TRANSIENT_ERROR_CODES.contains(&code) => true,
+        Some(code) if PERMANENT_ERROR_CODES.contains(&code) => false,
+        _ => !(400..500).contains(&status) || status == 408 || status == 429,
+    }
+}
+
+/// Whether `error` is the credential provider's error: no credentials could be found
+/// (none in the environment or profile, instance metadata disabled or absent). The
+/// SDK reports it as a dispatch failure, like a network error, but unlike one it does
+/// not go away by trying again within the invocation.
+///
+/// The error type lives in `aws-credential-types`, which is not a direct dependency;
+/// it is named here as the error of the credential provider trait's future.
+fn is_credentials_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    fn is_output_error_of<'a, Fut, T, E>(
+        _provide: fn(&'a SharedCredentialsProvider) -> Fut,
+        error: &(dyn std::error::Error + 'static),
+    ) -> bool
+    where
+        Fut: std::future::Future<Output = Result<T, E>> + 'a,
+        E: std::error::Error + 'static,
+    {
+        error.is::<E>()
+    }
+    is_output_error_of(
+        <SharedCredentialsProvider as ProvideCredentials>::provide_credentials,
+        error,
+    )
+}
+
+/// The first error in `error`'s chain that satisfies `matches`.
+fn find_in_chain<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+    matches: impl Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> Option<&'e (dyn std::error::Error + 'static)> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if matches(current) {
+            return Some(current);
+        }
+        next = current.source();
+    }
+    None
+}
+
+/// Tells the errors that can clear up (throttling, 5xx, timeouts, connection failures)
+/// from those that cannot (no credentials, access denied, no such stream, invalid
+/// request), and says which in the message's first words.
+fn sink_error<E>(error: SdkError<E, HttpResponse>) -> SinkError
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
-    let retryable = match &error {
-        // The request could not even be built (no credentials, no region): permanent.
-        SdkError::ConstructionFailure(_) => false,
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_none_or(|code| !PERMANENT_ERROR_CODES.contains(&code)),
-        _ => true,
-    };
-    SinkError {
-        message: crate::batch::error_chain(&error),
-        retryable,
+    let chain = crate::batch::error_chain(&error);
+    if find_in_chain(&error, is_credentials_error).is_some() {
+        return SinkError {
+            message: format!("no AWS credentials: {chain}"),
+            retryable: false,
+        };
+    }
+    match &error {
+        // The request could not even be built: permanent.
+        SdkError::ConstructionFailure(_) => SinkError {
+            message: format!("request could not be built: {chain}"),
+            retryable: false,
+        },
+        SdkError::ServiceError(service) => {
+            let code = service.err().code();
+            let status = service.raw().status().as_u16();
+            let retryable = service_error_is_retryable(code, status);
+            let message = match (code, service.err().message()) {
+                (Some(code), Some(text)) => format!("{code}: {text}"),
+                (Some(code), None) => code.to_owned(),
+                _ => chain,
+            };
+            SinkError { message, retryable }
+        }
+        // An answer the SDK could not read is judged by its status, as a service error
+        // without a code would be.
+        SdkError::ResponseError(response) => SinkError {
+            retryable: service_error_is_retryable(None, response.raw().status().as_u16()),
+            message: chain,
+        },
+        // Timeouts, connection and I/O failures: worth another try.
+        _ => SinkError {
+            message: chain,
+            retryable: true,
+        },
     }
 }
 
@@ -87,6 +183,12 @@ impl RecordSink for AwsSink {
         target: &Target,
         entries: &[PutEntry<'_>],
     ) -> Result<Vec<Option<String>>, SinkError> {
+        if self.config().await.region().is_none() {
+            return Err(SinkError {
+                message: "no AWS region: set AWS_REGION".to_owned(),
+                retryable: false,
+            });
+        }
         match target {
             Target::DeliveryStream(name) => {
                 let records = entries
@@ -140,5 +242,70 @@ impl RecordSink for AwsSink {
                     .collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_errors_split_into_transient_and_permanent() {
+        let cases: &[(Option<&str>, u16, bool)] = &[
+            (Some("ThrottlingException"), 400, true),
+            (Some("ProvisionedThroughputExceededException"), 400, true),
+            (Some("ServiceUnavailableException"), 503, true),
+            (Some("InternalFailure"), 500, true),
+            (None, 500, true),
+            (None, 429, true),
+            (Some("SomethingNew"), 502, true),
+            (Some("ResourceNotFoundException"), 400, false),
+            (Some("AccessDeniedException"), 400, false),
+            (Some("UnrecognizedClientException"), 400, false),
+            (Some("InvalidArgumentException"), 400, false),
+            (Some("ValidationException"), 400, false),
+            (Some("SomethingNew"), 403, false),
+            (None, 404, false),
+        ];
+        for &(code, status, retryable) in cases {
+            assert_eq!(
+                service_error_is_retryable(code, status),
+                retryable,
+                "{code:?} {status}"
+            );
+        }
+    }
+
+    /// What the standard chain returns when nothing provides credentials, found inside
+    /// the wrapping the SDK puts around it.
+    #[tokio::test]
+    async fn a_credential_provider_failure_is_recognised_in_a_chain() {
+        let files = aws_config::profile::profile_file::ProfileFiles::builder()
+            .with_file(
+                aws_config::profile::profile_file::ProfileFileKind::Credentials,
+                "/nonexistent/credentials",
+            )
+            .with_file(
+                aws_config::profile::profile_file::ProfileFileKind::Config,
+                "/nonexistent/config",
+            )
+            .build();
+        let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_files(files)
+            .profile_name("nobody")
+            .build();
+        let error = provider
+            .provide_credentials()
+            .await
+            .expect_err("no profile, no credentials");
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Wrapper(#[source] Box<dyn std::error::Error + Send + Sync>);
+        let wrapped = Wrapper(Box::new(error));
+        assert!(find_in_chain(&wrapped, is_credentials_error).is_some());
+
+        let unrelated = Wrapper(Box::new(std::io::Error::other("connection reset")));
+        assert!(find_in_chain(&unrelated, is_credentials_error).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! Putting payloads back into the stream: batching within the put limits, retrying
 //! only what failed, with exponential backoff and full jitter, and never past the
-//! invocation's deadline. Only [`aws`] knows the AWS SDK; everything here talks to
+//! invocation's deadline; an error no retry can cure (no credentials, access denied, no
+//! such stream) ends it at once. Only [`aws`] knows the AWS SDK; everything here talks to
 //! a [`RecordSink`], so tests can inject throttling, partial failures and timeouts.
 
 pub mod aws;
@@ -55,6 +56,11 @@ pub struct PutEntry<'a> {
 }
 
 /// A put call that failed as a whole (throttled, unreachable, rejected).
+///
+/// A permanent error (`retryable: false`) ends the whole re-ingestion at its first
+/// occurrence: every payload not yet put back fails with it, and `message` becomes the
+/// reason logged for each record concerned, so it should name the cause in its first
+/// words ("no AWS credentials: …", "ResourceNotFoundException: …").
 #[derive(Debug, thiserror::Error)]
 #[error("put call failed: {message}")]
 pub struct SinkError {
@@ -86,7 +92,7 @@ pub async fn reingest<S: RecordSink>(
 ) -> ReingestReport {
     let mut report = ReingestReport {
         delivered: vec![false; items.len()],
-        retries: 0,
+        ..ReingestReport::default()
     };
     let Some(target) = target else {
         tracing::error!("the request names no stream to re-ingest into");
@@ -134,7 +140,17 @@ pub async fn reingest<S: RecordSink>(
                     failed.extend_from_slice(call);
                 }
                 Ok(Err(error)) => {
-                    tracing::error!(entries = call.len(), %error, "put call failed; not retried");
+                    // The next call would meet the same error: stop here, so that the
+                    // records concerned are answered at once instead of at the deadline.
+                    let not_put = report.delivered.iter().filter(|done| !**done).count();
+                    tracing::warn!(
+                        payloads_not_put = not_put,
+                        cause = %error.message,
+                        "re-ingestion stopped: the error is permanent, retrying cannot help; \
+                         the records concerned are ProcessingFailed"
+                    );
+                    report.stopped_by = Some(error.message);
+                    return report;
                 }
                 Err(_) => {
                     tracing::warn!(entries = call.len(), "put call outlived the deadline");

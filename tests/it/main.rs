@@ -1,5 +1,7 @@
 //! Integration tests, one binary with a module per theme so they compile once.
 
+mod export;
+mod loop_guard;
 mod oracle;
 mod properties;
 mod reingest;

@@ -148,7 +148,7 @@ fn check_batch(
     let items = processor.plan(&request);
     let report = ReingestReport {
         delivered: (0..items.len()).map(&delivered).collect(),
-        retries: 0,
+        ..ReingestReport::default()
     };
     let processed = processor.finish(&request, &items, &report);
     let response = processed.response.to_vec();
@@ -282,7 +282,7 @@ proptest! {
             serde_json::from_slice(&batch.event).unwrap();
         let mut processor = Processor::new(Config::default());
         let items = processor.plan(&request);
-        let report = ReingestReport { delivered: vec![true; items.len()], retries: 0 };
+        let report = ReingestReport { delivered: vec![true; items.len()], ..ReingestReport::default() };
         let processed = processor.finish(&request, &items, &report);
         prop_assert!(processed.response.len() <= Config::default().response_budget_bytes);
         let decoded = decode_response(processed.response).map_err(TestCaseError::fail)?;

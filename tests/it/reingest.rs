@@ -139,6 +139,102 @@ async fn permanent_errors_are_not_retried() {
     );
 }
 
+/// An error no retry can cure (no credentials, access denied, no such stream) ends
+/// re-ingestion at its first occurrence: no further call, no waiting for the deadline,
+/// and the cause is reported for the records concerned.
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_stops_every_later_call() {
+    let sink = ScriptedSink::new(&[
+        Behaviour::ThrottleEveryOther,
+        Behaviour::Throttled,
+        Behaviour::Denied,
+    ]);
+    let start = Instant::now();
+    // 1,200 entries: three calls of at most 500 in the first round.
+    let report = reingest(
+        &sink,
+        Some(&target()),
+        &items(1200),
+        start + Duration::from_secs(600),
+    )
+    .await;
+    assert_eq!(
+        *sink.calls.borrow(),
+        [500, 500, 200],
+        "nothing after the denial"
+    );
+    assert_eq!(report.delivered.iter().filter(|d| **d).count(), 250);
+    assert_eq!(report.stopped_by.as_deref(), Some("AccessDeniedException"));
+    assert_eq!(report.retries, 0, "nothing retried after a permanent error");
+    assert!(Instant::now() - start < Duration::from_millis(1));
+}
+
+/// The records whose payloads did not go back because of a permanent error are
+/// `ProcessingFailed`, the metrics count them apart, and a transient failure is not
+/// counted as permanent.
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_processing_failed_and_counted() {
+    let (request, mut processor) = overflowing_batch();
+    let items = processor.plan(&request);
+    let sink = ScriptedSink::new(&[Behaviour::Denied]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = reingest(
+        &sink,
+        Target::for_request(&request).as_ref(),
+        &items,
+        deadline,
+    )
+    .await;
+    let processed = processor.finish(&request, &items, &report);
+    let metrics = processed.metrics;
+    let decoded = decode_response(processed.response).unwrap();
+    let failed = decoded
+        .iter()
+        .filter(|r| r.result == "ProcessingFailed")
+        .count() as u64;
+    assert!(failed > 0);
+    assert_eq!(metrics.reingest_permanent_errors, failed, "{metrics:?}");
+    assert_eq!(metrics.reingest_failures, failed);
+    assert_eq!(metrics.put_retries, 0);
+
+    let (request, mut processor) = overflowing_batch();
+    let items = processor.plan(&request);
+    let sink = ScriptedSink::new(&[Behaviour::Hang]);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let report = reingest(
+        &sink,
+        Target::for_request(&request).as_ref(),
+        &items,
+        deadline,
+    )
+    .await;
+    let metrics = processor.finish(&request, &items, &report).metrics;
+    assert!(metrics.reingest_failures > 0);
+    assert_eq!(metrics.reingest_permanent_errors, 0, "{metrics:?}");
+}
+
+/// Twelve records of 200 events each against a 600 kB budget: some must be re-ingested.
+fn overflowing_batch() -> (FirehoseRequest, Processor) {
+    let records: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|r| {
+            let events = (0..200)
+                .map(|e| {
+                    serde_json::json!({"id": format!("{r}-{e}"), "timestamp": 1_795_329_660_000i64 + e,
+                                       "message": format!("{r}-{e} {}", "x".repeat(300))})
+                })
+                .collect();
+            let payload = data_message("123456789012", "/aws/lambda/app", "s", events);
+            (format!("record-{r}"), gzip(payload.to_string().as_bytes()))
+        })
+        .collect();
+    let request: FirehoseRequest = serde_json::from_value(firehose_event(&records)).unwrap();
+    let config = Config {
+        response_budget_bytes: 600_000,
+        ..Config::default()
+    };
+    (request, Processor::new(config))
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hanging_stream_is_abandoned_at_the_deadline() {
     let sink = ScriptedSink::new(&[Behaviour::Hang, Behaviour::Hang, Behaviour::Hang]);

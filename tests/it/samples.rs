@@ -113,7 +113,7 @@ fn run_with_items(
     let items = processor.plan(&request);
     let report = ReingestReport {
         delivered: vec![true; items.len()],
-        retries: 0,
+        ..ReingestReport::default()
     };
     let processed = processor.finish(&request, &items, &report);
     let response = processed.response.to_vec();

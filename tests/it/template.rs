@@ -411,3 +411,623 @@ fn function_is_built_and_run_as_the_cargo_package() {
     );
     assert!(max_timeout.as_u64().is_some_and(|seconds| seconds <= 300));
 }
+
+// ------------------------------------------------------------------ resolver
+//
+// A fuller evaluator than [`evaluate`], for strings whose content matters (policy
+// documents, selection criteria, the dashboard body): `Ref`, `GetAtt`, `Sub` with its
+// variable map, `Join`, `Split`, `Select`, and `If` on the template's own conditions,
+// computed from parameter values (defaults unless overridden).
+
+/// A resolved value: CloudFormation's intrinsics produce strings or lists of strings.
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Resolved {
+    fn text(self) -> String {
+        match self {
+            Resolved::Text(text) => text,
+            Resolved::List(list) => panic!("expected a string, found the list {list:?}"),
+        }
+    }
+
+    fn list(self) -> Vec<String> {
+        match self {
+            Resolved::List(list) => list,
+            Resolved::Text(text) => panic!("expected a list, found {text:?}"),
+        }
+    }
+}
+
+struct Resolver<'a> {
+    template: &'a Value,
+    /// Parameter values that differ from the defaults, and pseudo parameters.
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(template: &'a Value) -> Self {
+        let values = [
+            ("AWS::Partition", "aws"),
+            ("AWS::Region", "eu-west-1"),
+            ("AWS::AccountId", "111111111111"),
+            ("AWS::StackName", "firehose-logs-processor"),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        Self { template, values }
+    }
+
+    fn with(mut self, name: &str, value: &str) -> Self {
+        self.values.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn reference(&self, name: &str) -> Resolved {
+        if let Some(value) = self.values.get(name) {
+            return self.parameter_value(name, value);
+        }
+        if let Some(parameter) = self.template.get("Parameters").and_then(|p| p.get(name)) {
+            let default = parameter
+                .get("Default")
+                .map(scalar_text)
+                .unwrap_or_else(|| panic!("parameter {name} has no default: give it a value"));
+            return self.parameter_value(name, &default);
+        }
+        let resource = get(self.template, &["Resources", name]);
+        // What Ref returns for the resource types whose Ref is their name.
+        let name_property = match as_str(get(resource, &["Type"])) {
+            "AWS::Logs::LogGroup" => "LogGroupName",
+            "AWS::Logs::Destination" => "DestinationName",
+            "AWS::KinesisFirehose::DeliveryStream" => "DeliveryStreamName",
+            "AWS::Serverless::Function" | "AWS::Lambda::Function" => "FunctionName",
+            "AWS::S3::Bucket" => "BucketName",
+            "AWS::CloudWatch::Dashboard" => "DashboardName",
+            "AWS::SQS::Queue" => return Resolved::Text(format!("https://sqs/{name}")),
+            other => panic!("Ref {name}: no name property known for {other}"),
+        };
+        self.resolve(get(resource, &["Properties", name_property]))
+    }
+
+    fn parameter_value(&self, name: &str, value: &str) -> Resolved {
+        let is_list = self
+            .template
+            .get("Parameters")
+            .and_then(|p| p.get(name))
+            .and_then(|p| p.get("Type"))
+            .and_then(Value::as_str)
+            == Some("CommaDelimitedList");
+        if is_list {
+            Resolved::List(value.split(',').map(str::to_owned).collect())
+        } else {
+            Resolved::Text(value.to_owned())
+        }
+    }
+
+    fn get_att(&self, target: &str) -> String {
+        self.values
+            .get(target)
+            .cloned()
+            .unwrap_or_else(|| format!("<{target}>"))
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        self.truth(get(self.template, &["Conditions", name]))
+    }
+
+    fn truth(&self, value: &Value) -> bool {
+        let Value::Tagged(tagged) = value else {
+            panic!("not a condition: {value:?}")
+        };
+        let args = &tagged.value;
+        match tagged.tag.to_string().as_str() {
+            "!Equals" => self.resolve(&args[0]) == self.resolve(&args[1]),
+            "!Not" => !self.truth(&args[0]),
+            "!And" => args.as_sequence().unwrap().iter().all(|a| self.truth(a)),
+            "!Or" => args.as_sequence().unwrap().iter().any(|a| self.truth(a)),
+            "!Condition" => self.condition(as_str(args)),
+            other => panic!("condition function {other} not supported"),
+        }
+    }
+
+    fn substitute(&self, text: &str, variables: Option<&Value>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').expect("unterminated ${ in !Sub");
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(value) = variables.and_then(|v| v.get(name)) {
+                out.push_str(&self.resolve(value).text());
+            } else if name.contains('.') && !name.starts_with("AWS::") {
+                out.push_str(&self.get_att(name));
+            } else {
+                out.push_str(&self.reference(name).text());
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn resolve(&self, value: &Value) -> Resolved {
+        match value {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                Resolved::Text(scalar_text(value))
+            }
+            Value::Sequence(items) => {
+                Resolved::List(items.iter().map(|i| self.resolve(i).text()).collect())
+            }
+            Value::Tagged(tagged) => {
+                let args = &tagged.value;
+                match tagged.tag.to_string().as_str() {
+                    "!Ref" => self.reference(as_str(args)),
+                    "!GetAtt" => Resolved::Text(self.get_att(as_str(args))),
+                    "!Sub" => Resolved::Text(match args {
+                        Value::String(text) => self.substitute(text, None),
+                        _ => self.substitute(as_str(&args[0]), Some(&args[1])),
+                    }),
+                    "!Join" => {
+                        let parts = self.resolve(&args[1]).list();
+                        Resolved::Text(parts.join(as_str(&args[0])))
+                    }
+                    "!Split" => {
+                        let text = self.resolve(&args[1]).text();
+                        Resolved::List(text.split(as_str(&args[0])).map(str::to_owned).collect())
+                    }
+                    "!Select" => {
+                        let index: usize = self.resolve(&args[0]).text().parse().unwrap();
+                        let list = self.resolve(&args[1]).list();
+                        Resolved::Text(list[index].clone())
+                    }
+                    "!If" => {
+                        let branch = if self.condition(as_str(&args[0])) {
+                            1
+                        } else {
+                            2
+                        };
+                        self.resolve(&args[branch])
+                    }
+                    other => panic!("cannot resolve {other}: {args:?}"),
+                }
+            }
+            other => panic!("cannot resolve {other:?}"),
+        }
+    }
+}
+
+fn yaml_file(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+/// The names in `LogGroupName NOT IN ["a", "b"]` (the only form CloudWatch Logs accepts).
+fn not_in_list(criteria: &str) -> Vec<String> {
+    let list = criteria
+        .strip_prefix("LogGroupName NOT IN ")
+        .unwrap_or_else(|| panic!("not a NOT IN selection: {criteria}"));
+    serde_json::from_str(list).unwrap_or_else(|error| panic!("{list}: {error}"))
+}
+
+fn resources_of_type<'t>(template: &'t Value, types: &[&str]) -> Vec<(&'t str, &'t Value)> {
+    get(template, &["Resources"])
+        .as_mapping()
+        .expect("Resources is a mapping")
+        .iter()
+        .filter(|(_, resource)| types.contains(&as_str(get(resource, &["Type"]))))
+        .map(|(name, resource)| (as_str(name), resource))
+        .collect()
+}
+
+/// Every log group the stack creates or makes a service write to: `AWS::Logs::LogGroup`
+/// resources, each function's log group (its `LoggingConfig`, else Lambda's default
+/// `/aws/lambda/<name>`) and the stream's error logging, whatever their conditions.
+fn stack_log_groups(resolver: &Resolver) -> BTreeSet<String> {
+    let template = resolver.template;
+    let mut groups = BTreeSet::new();
+    for (_, resource) in resources_of_type(template, &["AWS::Logs::LogGroup"]) {
+        groups.insert(
+            resolver
+                .resolve(get(resource, &["Properties", "LogGroupName"]))
+                .text(),
+        );
+    }
+    let functions = resources_of_type(
+        template,
+        &["AWS::Serverless::Function", "AWS::Lambda::Function"],
+    );
+    assert!(!functions.is_empty());
+    for (name, resource) in functions {
+        let properties = get(resource, &["Properties"]);
+        let group = match properties
+            .get("LoggingConfig")
+            .and_then(|c| c.get("LogGroup"))
+        {
+            Some(group) => resolver.resolve(group).text(),
+            None => {
+                let function = properties
+                    .get("FunctionName")
+                    .unwrap_or_else(|| panic!("{name}: no FunctionName, no LoggingConfig"));
+                format!("/aws/lambda/{}", resolver.resolve(function).text())
+            }
+        };
+        groups.insert(group);
+    }
+    for (_, resource) in resources_of_type(template, &["AWS::KinesisFirehose::DeliveryStream"]) {
+        let logging = get(
+            resource,
+            &[
+                "Properties",
+                "ExtendedS3DestinationConfiguration",
+                "CloudWatchLoggingOptions",
+            ],
+        );
+        groups.insert(resolver.resolve(get(logging, &["LogGroupName"])).text());
+    }
+    groups
+}
+
+const WHOLE_ACCOUNT_POLICY: &str = "AccountSubscriptionPolicy";
+
+/// CloudWatch Logs: "The selectionCriteria string can be up to 25KB in length. The
+/// length is determined by using its UTF-8 bytes." (PutAccountPolicy,
+/// AWS::Logs::AccountPolicy). Counted as 25,000 to stay on the safe side of "KB".
+const SELECTION_CRITERIA_MAX_BYTES: usize = 25_000;
+
+#[test]
+fn whole_account_policy_excludes_every_log_group_the_stack_writes_to() {
+    let template = template();
+    for stream in ["central-logs", "a", "x.y_z-1"] {
+        let resolver = Resolver::new(&template).with("DeliveryStreamName", stream);
+        let own = stack_log_groups(&resolver);
+        assert!(
+            own.contains(&format!("/aws/lambda/{stream}-processor")),
+            "{own:?}"
+        );
+        assert!(
+            own.contains(&format!("/aws/kinesisfirehose/{stream}")),
+            "{own:?}"
+        );
+
+        let policy = properties(&template, WHOLE_ACCOUNT_POLICY);
+        let criteria = resolver.resolve(get(policy, &["SelectionCriteria"])).text();
+        let excluded: BTreeSet<String> = not_in_list(&criteria).into_iter().collect();
+        let missing: Vec<_> = own.difference(&excluded).collect();
+        assert!(
+            missing.is_empty(),
+            "not excluded: {missing:?} from {criteria}"
+        );
+
+        let resolver = resolver.with("ExcludedLogGroupNames", "/ecs/web,/aws/lambda/noisy");
+        let criteria = resolver.resolve(get(policy, &["SelectionCriteria"])).text();
+        let excluded = not_in_list(&criteria);
+        for name in own
+            .iter()
+            .map(String::as_str)
+            .chain(["/ecs/web", "/aws/lambda/noisy"])
+        {
+            assert!(
+                excluded.iter().any(|e| e == name),
+                "{name} not in {criteria}"
+            );
+        }
+    }
+}
+
+#[test]
+fn whole_account_policy_sends_to_the_stream_with_the_subscription_role() {
+    let template = template();
+    let resource = get(&template, &["Resources", WHOLE_ACCOUNT_POLICY]);
+    assert_eq!(
+        as_str(get(resource, &["Condition"])),
+        "SubscribesWholeAccount"
+    );
+    let policy = get(resource, &["Properties"]);
+    assert_eq!(
+        as_str(get(policy, &["PolicyType"])),
+        "SUBSCRIPTION_FILTER_POLICY"
+    );
+    assert_eq!(as_str(get(policy, &["Scope"])), "ALL");
+
+    // The role exists whenever the policy does.
+    let scope_whole = Resolver::new(&template).with("SubscriptionScope", "whole-account");
+    assert!(scope_whole.condition("SubscribesWholeAccount"));
+    let role_condition = as_str(get(
+        &template,
+        &["Resources", "SubscriptionRole", "Condition"],
+    ));
+    assert!(scope_whole.condition(role_condition));
+    let listed = Resolver::new(&template);
+    assert!(
+        !listed.condition("SubscribesWholeAccount"),
+        "the default keeps setup 1 as it was"
+    );
+
+    // Filter patterns with quotes and backslashes survive the JSON document unchanged.
+    for pattern in [
+        "",
+        "ERROR",
+        r#"{ $.level = "ERROR" }"#,
+        r#"?"timed out" ?Exception"#,
+        r#"%\d+ ms%"#,
+        r#"{ $.path = "C:\\temp\\" }"#,
+    ] {
+        let resolver = Resolver::new(&template)
+            .with("SubscriptionFilterPattern", pattern)
+            .with(
+                "DeliveryStream.Arn",
+                "arn:aws:firehose:eu-west-1:111111111111:deliverystream/central-logs",
+            )
+            .with(
+                "SubscriptionRole.Arn",
+                "arn:aws:iam::111111111111:role/subscription",
+            );
+        let document = resolver.resolve(get(policy, &["PolicyDocument"])).text();
+        let document: serde_json::Value = serde_json::from_str(&document)
+            .unwrap_or_else(|error| panic!("pattern {pattern:?}: {error} in {document}"));
+        assert_eq!(document["FilterPattern"], pattern);
+        assert_eq!(
+            document["DestinationArn"],
+            "arn:aws:firehose:eu-west-1:111111111111:deliverystream/central-logs"
+        );
+        assert_eq!(
+            document["RoleArn"],
+            "arn:aws:iam::111111111111:role/subscription"
+        );
+    }
+}
+
+/// The longest selection criteria a template can produce: the longest stream name and
+/// the exclusions parameter at its `MaxLength`, as many one-letter names as fit (each
+/// comma becomes `", "`, the worst expansion).
+fn longest_selection_criteria(template: &Value, file: &str, policy_resource: &str) -> String {
+    let exclusions = get(template, &["Parameters", "ExcludedLogGroupNames"]);
+    let max_length = get(exclusions, &["MaxLength"])
+        .as_u64()
+        .unwrap_or_else(|| panic!("{file}: ExcludedLogGroupNames needs a MaxLength"))
+        as usize;
+    // The pattern admits ASCII only, so characters are bytes.
+    let pattern = as_str(get(exclusions, &["AllowedPattern"]));
+    assert!(
+        pattern.is_ascii() && !pattern.contains("\\u"),
+        "{file}: {pattern}"
+    );
+    let worst: String = "a,".repeat(max_length / 2 + 1)[..max_length]
+        .trim_end_matches(',')
+        .to_owned();
+    let mut resolver = Resolver::new(template).with("ExcludedLogGroupNames", &worst);
+    if file == "sender.yaml" {
+        let stream = "s".repeat(50);
+        resolver = resolver.with(
+            "DestinationArn",
+            &format!(
+                "arn:aws-us-gov:logs:us-gov-west-1:111111111111:destination:{stream}-destination"
+            ),
+        );
+    } else {
+        resolver = resolver.with("DeliveryStreamName", &"s".repeat(50));
+    }
+    resolver
+        .resolve(get(
+            properties(template, policy_resource),
+            &["SelectionCriteria"],
+        ))
+        .text()
+}
+
+#[test]
+fn selection_criteria_stay_under_the_service_limit() {
+    for file in ["template.yaml", "sender.yaml"] {
+        let template = yaml_file(file);
+        let longest = longest_selection_criteria(&template, file, WHOLE_ACCOUNT_POLICY);
+        assert!(
+            longest.len() <= SELECTION_CRITERIA_MAX_BYTES,
+            "{file}: {} bytes of selection criteria",
+            longest.len()
+        );
+        // And it is still a list the service can read.
+        assert!(not_in_list(&longest).len() > 1000, "{file}");
+    }
+}
+
+#[test]
+fn sender_policy_points_at_the_destination_the_main_template_exports() {
+    let main = template();
+    let sender = yaml_file("sender.yaml");
+
+    // The main template's output, spelled out as an ARN of this region and account.
+    let output = get(&main, &["Outputs", "CrossAccountDestinationArn", "Value"]);
+    let Value::Tagged(tagged) = output else {
+        panic!("{output:?}")
+    };
+    assert_eq!(tagged.tag.to_string(), "!Sub");
+    let form = as_str(&tagged.value);
+    let segments: Vec<&str> = form.split(':').collect();
+    assert_eq!(
+        segments[..6],
+        [
+            "arn",
+            "${AWS::Partition}",
+            "logs",
+            "${AWS::Region}",
+            "${AWS::AccountId}",
+            "destination"
+        ],
+        "{form}"
+    );
+    assert_eq!(segments[6], "${CrossAccountDestination}");
+    let destination_name = get(
+        properties(&main, "CrossAccountDestination"),
+        &["DestinationName"],
+    );
+    let name = match destination_name {
+        Value::Tagged(tagged) if tagged.tag == "Sub" => as_str(&tagged.value).to_owned(),
+        other => panic!("DestinationName: {other:?}"),
+    };
+    assert_eq!(name, "${DeliveryStreamName}-destination");
+    assert!(
+        get(&main, &["Outputs", "CrossAccountDestinationArn", "Export"])
+            .get("Name")
+            .is_some()
+    );
+
+    // The sender's pattern accepts exactly that form: the same seven segments, the
+    // stream name under the main template's own pattern.
+    let pattern = as_str(get(
+        &sender,
+        &["Parameters", "DestinationArn", "AllowedPattern"],
+    ));
+    let parts: Vec<&str> = pattern.split(':').collect();
+    assert_eq!(parts.len(), 7, "{pattern}");
+    assert_eq!(parts[0], "^arn");
+    assert!(parts[1].starts_with("aws"), "partition: {pattern}");
+    assert_eq!(parts[2], "logs");
+    assert_eq!(parts[4], "[0-9]{12}", "account id");
+    assert_eq!(parts[5], "destination");
+    let stream_pattern = as_str(get(
+        &main,
+        &["Parameters", "DeliveryStreamName", "AllowedPattern"],
+    ));
+    let stream_body = stream_pattern
+        .strip_prefix('^')
+        .and_then(|p| p.strip_suffix('$'))
+        .expect("anchored stream name pattern");
+    assert_eq!(parts[6], format!("{stream_body}-destination$"), "{pattern}");
+
+    // The policy sends to that parameter, without a role (the destination has its own).
+    let policy = properties(&sender, WHOLE_ACCOUNT_POLICY);
+    assert_eq!(
+        as_str(get(policy, &["PolicyType"])),
+        "SUBSCRIPTION_FILTER_POLICY"
+    );
+    assert_eq!(as_str(get(policy, &["Scope"])), "ALL");
+    for stream in ["central-logs", "org.logs_2"] {
+        let resolved_main = Resolver::new(&main).with("DeliveryStreamName", stream);
+        let arn = resolved_main.resolve(output).text();
+        assert_eq!(
+            arn,
+            format!("arn:aws:logs:eu-west-1:111111111111:destination:{stream}-destination")
+        );
+        let resolver = Resolver::new(&sender)
+            .with("DestinationArn", &arn)
+            .with("SubscriptionFilterPattern", r#"{ $.level = "ERROR" }"#);
+        let document = resolver.resolve(get(policy, &["PolicyDocument"])).text();
+        let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+        assert_eq!(document["DestinationArn"], arn.as_str());
+        assert_eq!(document["FilterPattern"], r#"{ $.level = "ERROR" }"#);
+        assert!(document.get("RoleArn").is_none());
+
+        // The same automatic exclusions as the central stack (in case the sender
+        // template reaches the central account too), and the user's.
+        let criteria = resolver
+            .with("ExcludedLogGroupNames", "/ecs/web")
+            .resolve(get(policy, &["SelectionCriteria"]))
+            .text();
+        let excluded: BTreeSet<String> = not_in_list(&criteria).into_iter().collect();
+        let central = stack_log_groups(&resolved_main);
+        let missing: Vec<_> = central.difference(&excluded).collect();
+        assert!(
+            missing.is_empty(),
+            "sender does not exclude {missing:?}: {criteria}"
+        );
+        assert!(excluded.contains("/ecs/web"));
+    }
+}
+
+#[test]
+fn dashboard_names_only_metrics_the_function_emits() {
+    use firehose_logs_processor::metrics::Metrics;
+
+    let template = template();
+    let resolver = Resolver::new(&template).with("LogBucket", "bucket");
+    let namespace = resolver.reference("MetricsNamespace").text();
+    let stream = resolver.reference("DeliveryStreamName").text();
+    let body = resolver
+        .resolve(get(
+            properties(&template, "PipelineDashboard"),
+            &["DashboardBody"],
+        ))
+        .text();
+    let body: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|error| panic!("dashboard body: {error}"));
+
+    let emitted: BTreeSet<&str> = Metrics::default()
+        .values()
+        .iter()
+        .map(|(name, ..)| *name)
+        .collect();
+    let mut own = BTreeSet::new();
+    let mut firehose = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        if widget["type"] != "metric" {
+            continue;
+        }
+        assert!(widget["properties"]["region"].is_string(), "{widget}");
+        for metric in widget["properties"]["metrics"].as_array().expect("metrics") {
+            let metric = metric.as_array().expect("a metric is an array");
+            let name = metric[1].as_str().expect("metric name");
+            let dimensions: Vec<&str> = metric[2..]
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+            match metric[0].as_str().expect("namespace") {
+                ns if ns == namespace => {
+                    assert!(
+                        emitted.contains(name),
+                        "{name} is not emitted by the function"
+                    );
+                    assert_eq!(dimensions, ["DeliveryStream", stream.as_str()], "{name}");
+                    own.insert(name.to_owned());
+                }
+                "AWS/Firehose" => {
+                    assert_eq!(
+                        dimensions,
+                        ["DeliveryStreamName", stream.as_str()],
+                        "{name}"
+                    );
+                    firehose.insert(name.to_owned());
+                }
+                "AWS/Lambda" => {}
+                other => panic!("unexpected namespace {other}"),
+            }
+        }
+    }
+    for name in [
+        "RecordsIn",
+        "RecordsOk",
+        "RecordsDropped",
+        "RecordsProcessingFailed",
+        "RecordsSelfSourced",
+        "RecordsReingested",
+        "RecordSplits",
+        "ReingestFailures",
+        "BytesInDecompressed",
+        "BytesOut",
+        "DurationMs",
+    ] {
+        assert!(own.contains(name), "dashboard lacks {name}");
+    }
+    for name in [
+        "IncomingRecords",
+        "DeliveryToS3.DataFreshness",
+        "DeliveryToS3.Success",
+        "PartitionCount",
+    ] {
+        assert!(
+            firehose.contains(name),
+            "dashboard lacks AWS/Firehose {name}"
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! The export converter's benchmark (`make bench`, through `scripts/bench.sh`).
+//!
+//! ```text
+//! bench_export throughput MB [RUNS]   MB/s of export text per core, end to end without S3
+//! bench_export rss MB                 one MB-sized export object, streamed; run it under
+//!                                     /usr/bin/time -v for the peak RSS
+//! ```
+//!
+//! The export text is made of the events of `testkit::generate::batch` (Lambda platform
+//! lines, JSON application logs, plain text, multi-line stack traces), sorted by time as
+//! one stream's export is, as `<ISO time> <message>` lines, gzip level 6 as the service
+//! writes them. Both modes run the real `convert_object` (both passes: the check, then
+//! the conversion) over a store that keeps the source in memory (throughput) or
+//! generates it while it is read (rss), and counts the outputs instead of uploading
+//! them. Each mode prints one JSON line.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::time::Instant;
+
+use firehose_logs_processor::export::key::destination_prefix;
+use firehose_logs_processor::export::{
+    convert_object, ConvertOptions, ExportObject, ObjectBody, ObjectStore, StoreError,
+};
+use firehose_logs_processor::time::{TimeFormatter, UtcTime};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::Value;
+use testkit::generate::{batch, Compressibility};
+
+const MB: usize = 1_000_000;
+
+/// Events of generated batches, sorted by time: (epoch ms, message).
+fn events(text_bytes: usize) -> Vec<(i64, String)> {
+    let mut events = Vec::new();
+    let mut size = 0;
+    let mut seed = 11;
+    while size < text_bytes {
+        let generated = batch(seed, 3 * MB, Compressibility::Low);
+        seed += 1;
+        for payload in &generated.payloads {
+            let message: Value = serde_json::from_slice(payload).expect("generated JSON");
+            for event in message["logEvents"].as_array().into_iter().flatten() {
+                let (Some(millis), Some(text)) =
+                    (event["timestamp"].as_i64(), event["message"].as_str())
+                else {
+                    continue;
+                };
+                if message["messageType"] == "DATA_MESSAGE" {
+                    size += text.len() + 26;
+                    events.push((millis, text.to_owned()));
+                }
+            }
+        }
+    }
+    events.sort_by_key(|(millis, _)| *millis);
+    events
+}
+
+/// Appends the export lines of `events`, shifted by `offset_ms`.
+fn write_lines(events: &[(i64, String)], offset_ms: i64, out: &mut Vec<u8>) {
+    let mut formatter = TimeFormatter::default();
+    for (millis, message) in events {
+        let time = UtcTime::from_millis(millis + offset_ms).expect("generated times are valid");
+        formatter.write(time, out);
+        out.push(b' ');
+        out.extend_from_slice(message.as_bytes());
+        out.push(b'\n');
+    }
+}
+
+fn source() -> (String, ExportObject) {
+    let key = format!(
+        "{}/task/2026-11-22-[$LATEST]0a1b/000000.gz",
+        destination_prefix("exports", "111111111111", "/aws/lambda/checkout")
+    );
+    let object = ExportObject::parse(&key, "exports").expect("key follows the convention");
+    (key, object)
+}
+
+/// A store that serves one source object and counts what is put.
+struct BenchStore<F: Fn() -> Source> {
+    open: F,
+    outputs: Cell<u64>,
+    output_bytes: Cell<u64>,
+}
+
+enum Source {
+    /// The compressed object, served in 1 MiB chunks.
+    Memory(std::rc::Rc<Vec<u8>>, usize),
+    /// Repetitions of `events`, each shifted by `span_ms`, gzipped while read.
+    Generated {
+        events: std::rc::Rc<Vec<(i64, String)>>,
+        span_ms: i64,
+        repetition: i64,
+        repetitions: i64,
+        encoder: Option<GzEncoder<Vec<u8>>>,
+        text: Vec<u8>,
+    },
+}
+
+impl ObjectBody for Source {
+    async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, StoreError> {
+        match self {
+            Source::Memory(body, at) => {
+                if *at >= body.len() {
+                    return Ok(None);
+                }
+                let end = (*at + (1 << 20)).min(body.len());
+                let chunk = bytes::Bytes::copy_from_slice(&body[*at..end]);
+                *at = end;
+                Ok(Some(chunk))
+            }
+            Source::Generated {
+                events,
+                span_ms,
+                repetition,
+                repetitions,
+                encoder,
+                text,
+            } => {
+                let Some(active) = encoder.as_mut() else {
+                    return Ok(None);
+                };
+                if repetition < repetitions {
+                    text.clear();
+                    write_lines(events, *repetition * *span_ms, text);
+                    *repetition += 1;
+                    active.write_all(text)?;
+                    let compressed = std::mem::take(active.get_mut());
+                    return Ok(Some(bytes::Bytes::from(compressed)));
+                }
+                let last = encoder.take().map(GzEncoder::finish).transpose()?;
+                Ok(last.map(bytes::Bytes::from))
+            }
+        }
+    }
+}
+
+impl<F: Fn() -> Source> ObjectStore for BenchStore<F> {
+    type Body = Source;
+
+    async fn get(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _if_match: Option<&str>,
+    ) -> Result<(Source, Option<String>), StoreError> {
+        Ok(((self.open)(), Some("\"bench\"".to_owned())))
+    }
+
+    async fn put(&self, _bucket: &str, _key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.outputs.set(self.outputs.get() + 1);
+        self.output_bytes
+            .set(self.output_bytes.get() + body.len() as u64);
+        Ok(())
+    }
+}
+
+fn run<F: Fn() -> Source>(store: &BenchStore<F>) -> firehose_logs_processor::export::ObjectReport {
+    let (key, object) = source();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime
+        .block_on(convert_object(
+            store,
+            "bench",
+            object,
+            &key,
+            ConvertOptions::default(),
+        ))
+        .expect("generated exports convert")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str);
+    let megabytes: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(64);
+    match mode {
+        Some("throughput") => {
+            let runs: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(7);
+            let mut text = Vec::new();
+            write_lines(&events(megabytes * MB), 0, &mut text);
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::new(6));
+            encoder.write_all(&text).expect("writing to a Vec");
+            let compressed = std::rc::Rc::new(encoder.finish().expect("writing to a Vec"));
+            let store = BenchStore {
+                open: || Source::Memory(compressed.clone(), 0),
+                outputs: Cell::new(0),
+                output_bytes: Cell::new(0),
+            };
+            let mut seconds = Vec::new();
+            let mut report = None;
+            for _ in 0..runs {
+                let started = Instant::now();
+                report = Some(run(&store));
+                seconds.push(started.elapsed().as_secs_f64());
+            }
+            seconds.sort_by(f64::total_cmp);
+            let median = seconds[seconds.len() / 2];
+            let report = report.expect("at least one run");
+            println!(
+                "{}",
+                serde_json::json!({
+                    "mode": "throughput", "text_bytes": text.len(),
+                    "compressed_bytes": compressed.len(), "events": report.events,
+                    "outputs": report.outputs, "output_text_bytes": report.output_text_bytes,
+                    "median_seconds": median,
+                    "mb_per_s": text.len() as f64 / MB as f64 / median,
+                })
+            );
+        }
+        Some("rss") => {
+            let block = std::rc::Rc::new(events(4 * MB));
+            let block_bytes: usize = block.iter().map(|(_, m)| m.len() + 26).sum();
+            let span_ms =
+                block.last().map_or(0, |(t, _)| *t) - block.first().map_or(0, |(t, _)| *t) + 1;
+            let repetitions = (megabytes * MB).div_ceil(block_bytes) as i64;
+            let store = BenchStore {
+                open: || Source::Generated {
+                    events: block.clone(),
+                    span_ms,
+                    repetition: 0,
+                    repetitions,
+                    encoder: Some(GzEncoder::new(Vec::new(), Compression::new(6))),
+                    text: Vec::new(),
+                },
+                outputs: Cell::new(0),
+                output_bytes: Cell::new(0),
+            };
+            let started = Instant::now();
+            let report = run(&store);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "mode": "rss", "text_bytes": report.text_bytes, "events": report.events,
+                    "outputs": report.outputs, "output_gzip_bytes": store.output_bytes.get(),
+                    "seconds_with_generation": started.elapsed().as_secs_f64(),
+                })
+            );
+        }
+        _ => {
+            eprintln!("usage: bench_export throughput MB [RUNS] | bench_export rss MB");
+            std::process::exit(2);
+        }
+    }
+}

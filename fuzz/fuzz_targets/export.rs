@@ -1,0 +1,82 @@
+//! The export converter's input: arbitrary bytes (gzip or not), cut into arbitrary
+//! chunks, through the streaming gunzip, the line splitter and the converter.
+//!
+//! Invariants: nothing panics; an object either fails as a whole or yields exactly one
+//! output line per line of its text that starts with a timestamp, each a JSON object
+//! whose `message` is a string, and the same input gives the same outputs.
+#![no_main]
+
+use std::io::{Read, Write};
+
+use firehose_logs_processor::export::lines::{export_error, TimestampParser};
+use firehose_logs_processor::export::{ConvertOptions, Converter, ExportObject, OutputObject, Splitter};
+use firehose_logs_processor::partition::PartitionLayout;
+use flate2::write::{GzEncoder, MultiGzDecoder};
+use flate2::Compression;
+use libfuzzer_sys::fuzz_target;
+
+const KEY: &str = "exports/111111111111/!aws!lambda!app/task/stream/000000.gz";
+
+fn convert(body: &[u8], chunk: usize, options: ConvertOptions) -> Result<(u64, Vec<OutputObject>), String> {
+    let source = ExportObject::parse(KEY, "exports").unwrap();
+    let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
+    let mut outputs = Vec::new();
+    for piece in body.chunks(chunk) {
+        decoder.write_all(piece).map_err(|e| export_error(e).to_string())?;
+        outputs.extend(decoder.get_mut().sink_mut().take_ready());
+    }
+    decoder.try_finish().map_err(|e| export_error(e).to_string())?;
+    let splitter = decoder.finish().map_err(|e| export_error(e).to_string())?;
+    let (converter, events) = splitter.finish().map_err(|e| e.to_string())?;
+    outputs.extend(converter.finish().map_err(|e| e.to_string())?);
+    Ok((events, outputs))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&header, rest)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(header >> 2) + 1;
+    let gzip_it = header & 1 == 0;
+    let body = if gzip_it {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(rest).unwrap();
+        encoder.finish().unwrap()
+    } else {
+        rest.to_vec()
+    };
+    let options = ConvertOptions {
+        layout: PartitionLayout::ALL[usize::from(header >> 1) % 4].0,
+        parse_json_messages: header & 2 != 0,
+        object_bytes: 64 + usize::from(header),
+        open_outputs: 1 + usize::from(header % 3),
+        gzip_level: 1,
+    };
+    let result = convert(&body, chunk, options);
+    assert_eq!(result, convert(&body, body.len().max(1), options), "chunking changed the result");
+    let Ok((events, outputs)) = result else {
+        return;
+    };
+    let mut lines = 0;
+    for output in &outputs {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(output.body.as_slice())
+            .read_to_string(&mut text)
+            .expect("outputs are gzip UTF-8");
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+            assert!(value["message"].is_string(), "message is a string: {line}");
+            lines += 1;
+        }
+        assert_eq!(output.events as usize, text.lines().count());
+    }
+    assert_eq!(lines, events, "events lost or duplicated");
+    if gzip_it {
+        let mut parser = TimestampParser::default();
+        let starts = rest
+            .split(|&b| b == b'\n')
+            .filter(|line| parser.parse(line).is_some())
+            .count() as u64;
+        assert_eq!(events, starts, "one event per timestamped line");
+    }
+});

@@ -1,0 +1,250 @@
+"""History end to end, against real parts: log groups in a moto server are exported with
+`make export-logs` into moto's S3, the export converter runs under `cargo lambda watch`
+on every created object (invoked with `cargo lambda invoke export-converter`, S3
+notification and EventBridge shapes alike), and talks to moto through the real AWS SDK.
+Every event must be found exactly once in the output objects, with the right fields and
+partition prefixes; a second run must leave the same objects.
+
+moto's export writer differs from the service (a fresh id as task folder, milliseconds
+written as .000, local time: the server runs with TZ=UTC): objects in the service's
+documented format are uploaded as fixtures beside them.
+
+Run by `make e2e-export` (part of `make test`) with the project's tool venv.
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import boto3
+
+from test_moto import ROOT, REGION, ACCOUNT, CREDENTIALS, start_moto, start_watch, stop
+
+BUCKET = "history-logs"
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+# A fixed start a few days back: moto, like CloudWatch Logs, refuses events older than
+# 14 days, and the test must not depend on the hour it runs at.
+BASE = (int(time.time() * 1000) // DAY - 3) * DAY
+
+# log group -> stream -> [(offset from BASE in ms, message)]
+GROUPS = {
+    "/aws/lambda/history-app": {
+        "2026/11/20/[$LATEST]0a1b": [
+            (-2_000, "START RequestId: 1 Version: $LATEST"),
+            (1_500, "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: é 漢字 😀"),
+            (5 * HOUR + 42, '{"level":"INFO","msg":"order accepted"}'),
+            (DAY + 7 * HOUR, "a later day"),
+        ],
+        "2026/11/20/[$LATEST]ffff": [(2 * HOUR, "second stream")],
+    },
+    "/ecs/web#blue": {"web/1/abc": [(HOUR, "GET /health 200"), (HOUR + 1, "")]},
+}
+
+# Objects as the service writes them (ISO 8601 with milliseconds, the write-test object
+# under the prefix), uploaded directly.
+FIXTURE_GROUP = "/aws/apigateway/welcome"
+FIXTURE_STREAM = "2026-11-22-[$LATEST]cb2c7d0c04344d1d820adffe7ae8a506"
+FIXTURE_EVENTS = [
+    ("2026-11-22T06:41:00.012Z", "START RequestId: a7679120 Version: $LATEST"),
+    ("2026-11-22T06:41:00.255Z",
+     "java.lang.IllegalStateException: boom\n\tat com.example.App.handle(App.java:42)"),
+    ("2026-11-22T07:00:00.000Z", "END RequestId: a7679120"),
+]
+FIXTURE_TEXT = "".join(f"{stamp} {message}\n" for stamp, message in FIXTURE_EVENTS)
+
+
+def encode_log_group(name):
+    """The convention's encoding (the converter's src/export/key.rs), for the fixtures."""
+    out = []
+    for byte in name.encode():
+        char = chr(byte)
+        if char.isascii() and (char.isalnum() or char in "._-"):
+            out.append(char)
+        elif char == "/":
+            out.append("!")
+        else:
+            out.append(f"*{byte:02X}")
+    return "".join(out)
+
+
+def key_segment(name):
+    """The partition key rule for short names (README, 'Partition keys')."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                   for c in name.lstrip("/")) or "unknown"
+
+
+def iso(millis):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+
+class ExportEndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.logs = tempfile.TemporaryDirectory()
+        cls.moto, cls.endpoint, cls.moto_log = start_moto(
+            os.path.join(cls.logs.name, "moto.log"), TZ="UTC")
+        cls.aws_env = {**os.environ, "AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+                       "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PAGER": "",
+                       **CREDENTIALS}
+        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
+        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
+            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+                            "PARTITION_LAYOUT": "account-source-hour", **CREDENTIALS})
+        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
+                                aws_secret_access_key="testing")
+        cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
+        cls.cwlogs = session.client("logs", endpoint_url=cls.endpoint)
+        cls.s3.create_bucket(Bucket=BUCKET)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop(cls.watch, cls.watch_log_file)
+        cls.moto.terminate()
+        cls.moto.wait(timeout=30)
+        cls.moto_log.close()
+        for client in (cls.s3, cls.cwlogs):
+            client.close()
+        cls.logs.cleanup()
+
+    def invoke(self, event, expect_error=False):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(event, f)
+        try:
+            out = subprocess.run(
+                ["cargo", "lambda", "invoke", "export-converter", "--invoke-address",
+                 "127.0.0.1", "--invoke-port", str(self.lambda_port), "--output-format",
+                 "json", "--data-file", f.name],
+                cwd=ROOT, capture_output=True, text=True, timeout=600)
+        finally:
+            os.unlink(f.name)
+        if expect_error:
+            self.assertNotEqual(out.returncode, 0, out.stdout)
+            return out.stderr + out.stdout
+        if out.returncode != 0:
+            with open(self.watch_log) as log:
+                self.fail(f"invoke failed: {out.stderr}\n{log.read()[-4000:]}")
+        return json.loads(out.stdout)
+
+    @staticmethod
+    def notification(key):
+        quoted = "".join(c if c.isalnum() or c in "/._-*!" else
+                         "".join(f"%{b:02X}" for b in c.encode()) for c in key).replace("%20", "+")
+        return {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+                             "eventName": "ObjectCreated:Put",
+                             "s3": {"bucket": {"name": BUCKET}, "object": {"key": quoted}}}]}
+
+    @staticmethod
+    def eventbridge(key):
+        return {"version": "0", "id": "e2e", "detail-type": "Object Created",
+                "source": "aws.s3", "account": ACCOUNT, "time": "2026-11-22T06:41:00Z",
+                "region": REGION, "resources": [f"arn:aws:s3:::{BUCKET}"],
+                "detail": {"version": "0", "bucket": {"name": BUCKET},
+                           "object": {"key": key}, "reason": "PutObject"}}
+
+    def keys(self, prefix):
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return sorted(item["Key"] for page in paginator.paginate(Bucket=BUCKET, Prefix=prefix)
+                      for item in page.get("Contents", []))
+
+    def outputs(self):
+        """Every output object: key -> (bytes, parsed lines)."""
+        result = {}
+        for key in self.keys("logs/"):
+            body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            lines = [json.loads(l) for l in gzip.decompress(body).decode().splitlines()]
+            result[key] = (body, lines)
+        return result
+
+    def export_with_make(self):
+        for group, streams in GROUPS.items():
+            self.cwlogs.create_log_group(logGroupName=group)
+            for stream, events in streams.items():
+                self.cwlogs.create_log_stream(logGroupName=group, logStreamName=stream)
+                response = self.cwlogs.put_log_events(
+                    logGroupName=group, logStreamName=stream,
+                    logEvents=[{"timestamp": BASE + offset, "message": message}
+                               for offset, message in events])
+                self.assertNotIn("rejectedLogEventsInfo", response, group)
+            out = subprocess.run(
+                ["make", "--no-print-directory", "export-logs", f"LOG_GROUP={group}",
+                 f"FROM={BASE - DAY}", f"TO={BASE + 3 * DAY}", f"BUCKET={BUCKET}"],
+                cwd=ROOT, env=self.aws_env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            prefix = f"exports/{ACCOUNT}/{encode_log_group(group)}/"
+            self.assertIn(prefix, out.stdout, "export-logs names the convention's prefix")
+
+    def upload_fixtures(self):
+        prefix = f"exports/{ACCOUNT}/{encode_log_group(FIXTURE_GROUP)}"
+        self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/aws-logs-write-test",
+                           Body=b"Permission Check Successful")
+        good = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000000.gz"
+        self.s3.put_object(Bucket=BUCKET, Key=good, Body=gzip.compress(FIXTURE_TEXT.encode()))
+        truncated = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000001.gz"
+        body = gzip.compress(FIXTURE_TEXT.encode() * 50)
+        self.s3.put_object(Bucket=BUCKET, Key=truncated, Body=body[: len(body) // 2])
+        return good, truncated
+
+    def expected(self):
+        """(log group, stream folder, time, message) of every event, as moto exports it."""
+        rows = []
+        for group, streams in GROUPS.items():
+            for stream, events in streams.items():
+                for offset, message in events:
+                    millis = (BASE + offset) // 1000 * 1000  # moto drops milliseconds
+                    rows.append((group, stream.replace("/", "-"), iso(millis), message))
+        for stamp, message in FIXTURE_EVENTS:
+            rows.append((FIXTURE_GROUP, FIXTURE_STREAM, stamp, message))
+        return sorted(rows)
+
+    def test_history_lands_in_the_live_layout(self):
+        self.export_with_make()
+        good, truncated = self.upload_fixtures()
+        objects = [key for key in self.keys("") if key not in (truncated,)]
+        self.assertIn("aws-logs-write-test", objects, "moto writes its test object at the root")
+
+        def convert_all():
+            for index, key in enumerate(objects):
+                shape = self.notification if index % 2 else self.eventbridge
+                self.invoke(shape(key))
+
+        convert_all()
+        first = self.outputs()
+        got = []
+        for key, (_, lines) in first.items():
+            for line in lines:
+                got.append((line["log_group"], line["log_stream"], line["time"], line["message"]))
+                self.assertEqual(line["account"], ACCOUNT)
+                self.assertEqual(line["subscription_filters"], [])
+                self.assertEqual(iso(line["timestamp"]), line["time"])
+                prefix = (f"logs/account={ACCOUNT}/source={key_segment(line['log_group'])}/"
+                          f"dt={line['time'][:10]}/hour={line['time'][11:13]}/export-")
+                self.assertTrue(key.startswith(prefix), f"{key} vs {prefix}")
+        self.assertEqual(sorted(got), self.expected(), "every event exactly once")
+        ids = [line["id"] for _, lines in first.values() for line in lines]
+        self.assertEqual(len(ids), len(set(ids)), "ids are unique")
+
+        # S3 delivers at least once: converting everything again leaves the same objects.
+        convert_all()
+        self.assertEqual(self.outputs(), first)
+
+        # A truncated object fails the invocation and writes nothing.
+        before = self.keys("logs/")
+        error = self.invoke(self.notification(truncated), expect_error=True)
+        self.assertIn("not converted", error)
+        self.assertEqual(self.keys("logs/"), before)
+        with open(self.watch_log, encoding="utf-8", errors="replace") as log:
+            text = log.read()
+        self.assertIn("gzip stream is corrupt or truncated", text)
+        self.assertIn("object left alone", text)
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    sys.exit(0 if result.wasSuccessful() else 1)
