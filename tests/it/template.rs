@@ -854,15 +854,17 @@ fn sender_policy_points_at_the_destination_the_main_template_exports() {
     };
     assert_eq!(tagged.tag.to_string(), "!Sub");
     let form = as_str(&tagged.value);
+    // `AWS::` spelled without colons, so that the ARN splits into its segments.
+    let form = form.replace("AWS::", "AWS.");
     let segments: Vec<&str> = form.split(':').collect();
     assert_eq!(
         segments[..6],
         [
             "arn",
-            "${AWS::Partition}",
+            "${AWS.Partition}",
             "logs",
-            "${AWS::Region}",
-            "${AWS::AccountId}",
+            "${AWS.Region}",
+            "${AWS.AccountId}",
             "destination"
         ],
         "{form}"
