@@ -147,7 +147,7 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         let items = processor.plan(&request);
         let report = ReingestReport {
             delivered: vec![true; items.len()],
-            retries: 0,
+            ..ReingestReport::default()
         };
         let processed = processor.finish(&request, &items, &report);
         let elapsed = started.elapsed();

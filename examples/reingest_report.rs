@@ -19,7 +19,7 @@ fn main() {
             let items = processor.plan(&request);
             let report = ReingestReport {
                 delivered: vec![true; items.len()],
-                retries: 0,
+                ..ReingestReport::default()
             };
             let processed = processor.finish(&request, &items, &report);
             let m = processed.metrics;
