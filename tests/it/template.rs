@@ -1033,3 +1033,261 @@ fn dashboard_names_only_metrics_the_function_emits() {
         );
     }
 }
+
+// ------------------------------------------------------------------ export converter
+
+const CONVERTER: &str = "ExportConverterFunction";
+
+#[test]
+fn converter_environment_is_its_configuration() {
+    use firehose_logs_processor::export::config::ENV_VARS as EXPORT_ENV_VARS;
+
+    let template = template();
+    let variables = get(
+        properties(&template, CONVERTER),
+        &["Environment", "Variables"],
+    )
+    .as_mapping()
+    .expect("Variables is a mapping");
+    let in_template: BTreeSet<&str> = variables.keys().map(as_str).collect();
+    let in_code: BTreeSet<&str> = EXPORT_ENV_VARS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        in_template, in_code,
+        "template variables vs firehose_logs_processor::export::config::ENV_VARS"
+    );
+    for (name, default) in EXPORT_ENV_VARS {
+        match &variables[name] {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                let parameter = as_str(&tagged.value);
+                assert_eq!(
+                    scalar_text(get(&template, &["Parameters", parameter, "Default"])),
+                    default,
+                    "{name}: the template's default differs from the code's"
+                );
+            }
+            // The stack's key: the code's default (empty) means the bucket's default
+            // encryption, which is the same key.
+            Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+                assert_eq!(name, "OUTPUT_KMS_KEY_ARN");
+                assert_eq!(as_str(&tagged.value), "DataKey.Arn");
+            }
+            other => assert_eq!(scalar_text(other), default, "{name}"),
+        }
+    }
+    // The converter and the processor agree on what they share.
+    let processor = get(
+        properties(&template, "ProcessorFunction"),
+        &["Environment", "Variables"],
+    );
+    for shared in ["METRICS_NAMESPACE", "PARSE_JSON_MESSAGES"] {
+        assert_eq!(processor[shared], variables[shared], "{shared}");
+    }
+    assert_eq!(
+        variables["PARTITION_LAYOUT"],
+        serde_norway::from_str::<Value>("!Ref PartitionLayout").unwrap()
+    );
+}
+
+#[test]
+fn converter_is_built_as_its_binary_and_logs_where_the_policy_excludes() {
+    let template = template();
+    let resource = get(&template, &["Resources", CONVERTER]);
+    assert_eq!(as_str(get(resource, &["Condition"])), "ExportsEnabled");
+    assert_eq!(
+        as_str(get(resource, &["Metadata", "BuildMethod"])),
+        "rust-cargolambda"
+    );
+    let binary = as_str(get(resource, &["Metadata", "BuildProperties", "Binary"]));
+    assert_eq!(binary, "export-converter");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/bin/{binary}.rs"));
+    assert!(source.exists(), "no binary target {}", source.display());
+
+    let function = get(resource, &["Properties"]);
+    assert_eq!(as_str(get(function, &["Runtime"])), "provided.al2023");
+    assert_eq!(as_str(&get(function, &["Architectures"])[0]), "arm64");
+    assert_eq!(get(function, &["Timeout"]).as_u64(), Some(900));
+    assert_eq!(
+        as_str(get(function, &["LoggingConfig", "LogFormat"])),
+        "JSON"
+    );
+
+    let resolver = Resolver::new(&template);
+    let group = resolver
+        .resolve(get(function, &["LoggingConfig", "LogGroup"]))
+        .text();
+    assert_eq!(group, "/aws/lambda/central-logs-export-converter");
+    let criteria = resolver
+        .resolve(get(
+            properties(&template, WHOLE_ACCOUNT_POLICY),
+            &["SelectionCriteria"],
+        ))
+        .text();
+    assert!(not_in_list(&criteria).contains(&group), "{criteria}");
+
+    // A failed object's event is kept: retries, then the on-failure destination.
+    let invoke = get(function, &["EventInvokeConfig"]);
+    assert!(get(invoke, &["MaximumRetryAttempts"]).as_u64().is_some());
+    let destination = get(invoke, &["DestinationConfig", "OnFailure"]);
+    assert_eq!(as_str(get(destination, &["Type"])), "SQS");
+}
+
+/// Actions the converter's role allows, with their resources, as `!Sub` text.
+fn converter_grants(template: &Value) -> Vec<(String, Vec<String>)> {
+    let policies = get(properties(template, "ExportConverterRole"), &["Policies"])
+        .as_sequence()
+        .expect("Policies is a list");
+    let mut grants = Vec::new();
+    for policy in policies {
+        for statement in get(policy, &["PolicyDocument", "Statement"])
+            .as_sequence()
+            .unwrap()
+        {
+            assert_eq!(as_str(get(statement, &["Effect"])), "Allow");
+            let resource = match get(statement, &["Resource"]) {
+                Value::Tagged(tagged) if tagged.tag == "Sub" => sub_literal(as_str(&tagged.value)),
+                Value::Tagged(tagged) if tagged.tag == "GetAtt" => as_str(&tagged.value).to_owned(),
+                other => panic!("resource {other:?}"),
+            };
+            let actions = match get(statement, &["Action"]) {
+                Value::Sequence(list) => list.iter().map(|a| as_str(a).to_owned()).collect(),
+                single => vec![as_str(single).to_owned()],
+            };
+            grants.push((resource, actions));
+        }
+    }
+    grants
+}
+
+#[test]
+fn converter_reads_exports_writes_logs_and_nothing_else_in_the_bucket() {
+    use firehose_logs_processor::export::config::ENV_VARS as EXPORT_ENV_VARS;
+    use firehose_logs_processor::schema::KIND_LOGS;
+
+    let template = template();
+    let grants = converter_grants(&template);
+    let s3: Vec<(&str, &str)> = grants
+        .iter()
+        .flat_map(|(resource, actions)| {
+            actions
+                .iter()
+                .filter(|a| a.starts_with("s3:"))
+                .map(move |a| (a.as_str(), resource.as_str()))
+        })
+        .collect();
+    let export_prefix = EXPORT_ENV_VARS
+        .iter()
+        .find(|(name, _)| *name == "EXPORT_PREFIX")
+        .map(|(_, default)| *default)
+        .unwrap();
+    let variables = get(
+        properties(&template, CONVERTER),
+        &["Environment", "Variables"],
+    );
+    assert_eq!(as_str(&variables["EXPORT_PREFIX"]), export_prefix);
+    assert_eq!(
+        s3,
+        [
+            (
+                "s3:GetObject",
+                format!("${{LogBucket.Arn}}/{export_prefix}/*").as_str()
+            ),
+            (
+                "s3:PutObject",
+                format!("${{LogBucket.Arn}}/{KIND_LOGS}/*").as_str()
+            ),
+        ],
+        "exactly: read the exports, write the logs"
+    );
+    for (resource, actions) in &grants {
+        for action in actions {
+            assert!(
+                !action.contains('*') && !action.contains("Delete") && action != "s3:ListBucket",
+                "{action} on {resource}"
+            );
+        }
+    }
+
+    // The trigger: Object Created under the export prefix of this bucket.
+    let event = get(
+        properties(&template, CONVERTER),
+        &["Events", "ExportObjectCreated"],
+    );
+    assert_eq!(as_str(get(event, &["Type"])), "EventBridgeRule");
+    let pattern = get(event, &["Properties", "Pattern"]);
+    assert_eq!(as_str(&get(pattern, &["source"])[0]), "aws.s3");
+    assert_eq!(as_str(&get(pattern, &["detail-type"])[0]), "Object Created");
+    let prefix = as_str(get(
+        &get(pattern, &["detail", "object", "key"])[0],
+        &["prefix"],
+    ));
+    assert_eq!(prefix, format!("{export_prefix}/"));
+    let notification = get(
+        properties(&template, "LogBucket"),
+        &["NotificationConfiguration"],
+    );
+    let Value::Tagged(tagged) = notification else {
+        panic!("{notification:?}")
+    };
+    assert_eq!(as_str(&tagged.value[0]), "ExportsEnabled");
+    assert_eq!(
+        get(
+            &tagged.value[1],
+            &["EventBridgeConfiguration", "EventBridgeEnabled"]
+        )
+        .as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn export_tasks_may_write_only_under_their_own_accounts_folder() {
+    use firehose_logs_processor::export::key::destination_prefix;
+
+    let template = template();
+    let statements = get(
+        properties(&template, "LogBucketPolicy"),
+        &["PolicyDocument", "Statement"],
+    )
+    .as_sequence()
+    .unwrap();
+    let mut export_puts = 0;
+    for statement in statements {
+        let Value::Tagged(tagged) = statement else {
+            continue;
+        };
+        let statement = &tagged.value[1];
+        if as_str(get(statement, &["Action"])) != "s3:PutObject" {
+            continue;
+        }
+        export_puts += 1;
+        let Value::Tagged(resource) = get(statement, &["Resource"]) else {
+            panic!("{statement:?}")
+        };
+        let resource = as_str(&resource.value);
+        let variable = if resource.contains("${!aws:SourceAccount}") {
+            "${!aws:SourceAccount}"
+        } else {
+            "${!aws:PrincipalAccount}"
+        };
+        // What a task started by make export-logs (or by hand, per the README) writes.
+        let key = format!(
+            "{}/0f1e2d3c/2026-11-22-[$LATEST]0a1b/000000.gz",
+            destination_prefix("exports", "222222222222", "/aws/lambda/app#1")
+        );
+        let allowed = resource
+            .replace(variable, "222222222222")
+            .strip_prefix("${LogBucket.Arn}/")
+            .and_then(|r| r.strip_suffix('*'))
+            .unwrap_or_else(|| panic!("{resource}"))
+            .to_owned();
+        assert_eq!(allowed, "exports/222222222222/");
+        assert!(key.starts_with(&allowed), "{key} outside {allowed}");
+        let other = destination_prefix("exports", "333333333333", "/aws/lambda/app");
+        assert!(!other.starts_with(&allowed));
+        assert_eq!(
+            get(statement, &["Condition", "StringEquals", "s3:x-amz-acl"]).as_str(),
+            Some("bucket-owner-full-control")
+        );
+    }
+    assert!(export_puts >= 3, "service and sender statements");
+}
