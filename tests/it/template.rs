@@ -950,6 +950,7 @@ fn sender_policy_points_at_the_destination_the_main_template_exports() {
 
 #[test]
 fn dashboard_names_only_metrics_the_function_emits() {
+    use firehose_logs_processor::export::ExportMetrics;
     use firehose_logs_processor::metrics::Metrics;
 
     let template = template();
@@ -970,7 +971,13 @@ fn dashboard_names_only_metrics_the_function_emits() {
         .iter()
         .map(|(name, ..)| *name)
         .collect();
+    let converter_emitted: BTreeSet<&str> = ExportMetrics::default()
+        .values()
+        .iter()
+        .map(|(name, ..)| *name)
+        .collect();
     let mut own = BTreeSet::new();
+    let mut converter = BTreeSet::new();
     let mut firehose = BTreeSet::new();
     for widget in body["widgets"].as_array().expect("widgets") {
         if widget["type"] != "metric" {
@@ -985,6 +992,15 @@ fn dashboard_names_only_metrics_the_function_emits() {
                 .filter_map(serde_json::Value::as_str)
                 .collect();
             match metric[0].as_str().expect("namespace") {
+                // The processor's metrics carry the stream, the converter's the bucket.
+                ns if ns == namespace && dimensions.first() == Some(&"Bucket") => {
+                    assert!(
+                        converter_emitted.contains(name),
+                        "{name} is not emitted by the export converter"
+                    );
+                    assert_eq!(dimensions, ["Bucket", "bucket"], "{name}");
+                    converter.insert(name.to_owned());
+                }
                 ns if ns == namespace => {
                     assert!(
                         emitted.contains(name),
@@ -1030,6 +1046,12 @@ fn dashboard_names_only_metrics_the_function_emits() {
         assert!(
             firehose.contains(name),
             "dashboard lacks AWS/Firehose {name}"
+        );
+    }
+    for name in ["ExportObjectsConverted", "ExportObjectsFailed"] {
+        assert!(
+            converter.contains(name),
+            "dashboard lacks the converter's {name}"
         );
     }
 }
