@@ -103,8 +103,9 @@ def split_payloads(blob):
 class LocalFirehose:
     """The function under `cargo lambda watch`, and a moto server for re-ingestion."""
 
-    def __init__(self, workdir, extra_env=None):
+    def __init__(self, workdir, extra_env=None, history=False, quiet=False):
         self.workdir = Path(workdir)
+        self.history, self.quiet = history, quiet
         self.extra_env = dict(extra_env or {})
         self.processes = []
         self.streams = {}      # delivery stream name -> re-ingestion bucket
@@ -130,6 +131,12 @@ class LocalFirehose:
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                **self.extra_env}
         self.settings = env
+        # Build first, in the open: the emulator would build on the first invoke, silently.
+        binaries = [FUNCTION] + ([EXPORT_CONVERTER] if self.history else [])
+        subprocess.run(["cargo", "build", *sum((["--bin", b] for b in binaries), [])],
+                       cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL if self.quiet else None,
+                       stderr=subprocess.DEVNULL if self.quiet else None)
         self.port = free_port()
         args = []
         for name, value in env.items():
@@ -383,7 +390,7 @@ def build(events, root=DEFAULT_LAKE, layout=None, quiet=False, history=None):
                "history": []}
     extra = {"PARTITION_LAYOUT": template.param("PartitionLayout")}
     with tempfile.TemporaryDirectory(prefix="lake-") as work, \
-            LocalFirehose(work, extra) as firehose:
+            LocalFirehose(work, extra, bool(history), quiet) as firehose:
         summary["settings"] = {k: v for k, v in firehose.settings.items()
                                if k in FUNCTION_SETTINGS}
         for path in events:
@@ -517,7 +524,7 @@ def invisible_objects(root, template):
 
 
 def newest_dt(db, template):
-    rows = [db.execute(f'SELECT max(dt) FROM "{t.database}"."{t.name}"').fetchone()[0]
+    rows = [db.execute(f'SELECT max(dt) FROM "{t.database}"."{t.name}"').fetchall()[0][0]
             for t in tables(template)]
     rows = [r for r in rows if r]
     return max(rows) if rows else datetime.date.today().isoformat()
@@ -550,7 +557,7 @@ def run_queries(root, template, today=None):
     db = connect(root, template=template)
     today = today or os.environ.get("TODAY") or newest_dt(db, template)
     for table in tables(template):
-        count = db.execute(f'SELECT count(*) FROM "{table.database}"."{table.name}"').fetchone()[0]
+        count = db.execute(f'SELECT count(*) FROM "{table.database}"."{table.name}"').fetchall()[0][0]
         log(f"table {table.database}.{table.name}: {count} rows "
             f"({len(table.columns)} columns, partitions {', '.join(k for k, _ in table.partition_keys)})")
     for title, sql in readme_queries():
@@ -572,7 +579,7 @@ def main(argv=None):
     parser.add_argument("--root", default=str(DEFAULT_LAKE))
     parser.add_argument("--layout", default=os.environ.get("LAYOUT") or None,
                         help="template.yaml PartitionLayout (default: the template's default)")
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
     if options.command == "sql":
         template = Template(ROOT / "template.yaml",
                             {"PartitionLayout": options.layout} if options.layout else None)
