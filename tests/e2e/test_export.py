@@ -43,7 +43,7 @@ GROUPS = {
         ],
         "2026/11/20/[$LATEST]ffff": [(2 * HOUR, "second stream")],
     },
-    "/ecs/web#blue": {"web/1/abc": [(HOUR, "GET /health 200"), (HOUR + 1, "")]},
+    "/ecs/web#blue": {"web/1/abc": [(HOUR, "GET /health 200"), (HOUR + 1, " ")]},
 }
 
 # Objects as the service writes them (ISO 8601 with milliseconds, the write-test object
