@@ -689,7 +689,7 @@ const SELECTION_CRITERIA_MAX_BYTES: usize = 25_000;
 #[test]
 fn whole_account_policy_excludes_every_log_group_the_stack_writes_to() {
     let template = template();
-    for stream in ["central-logs", "a", "x.y_z-1"] {
+    for stream in ["central-logs", "a", "x_y-z-1"] {
         let resolver = Resolver::new(&template).with("DeliveryStreamName", stream);
         let own = stack_log_groups(&resolver);
         assert!(
@@ -809,7 +809,7 @@ fn longest_selection_criteria(template: &Value, file: &str, policy_resource: &st
         .to_owned();
     let mut resolver = Resolver::new(template).with("ExcludedLogGroupNames", &worst);
     if file == "sender.yaml" {
-        let stream = "s".repeat(50);
+        let stream = "s".repeat(47);
         resolver = resolver.with(
             "DestinationArn",
             &format!(
@@ -817,7 +817,7 @@ fn longest_selection_criteria(template: &Value, file: &str, policy_resource: &st
             ),
         );
     } else {
-        resolver = resolver.with("DeliveryStreamName", &"s".repeat(50));
+        resolver = resolver.with("DeliveryStreamName", &"s".repeat(47));
     }
     resolver
         .resolve(get(
@@ -915,7 +915,7 @@ fn sender_policy_points_at_the_destination_the_main_template_exports() {
         "SUBSCRIPTION_FILTER_POLICY"
     );
     assert_eq!(as_str(get(policy, &["Scope"])), "ALL");
-    for stream in ["central-logs", "org.logs_2"] {
+    for stream in ["central-logs", "org_logs-2"] {
         let resolved_main = Resolver::new(&main).with("DeliveryStreamName", stream);
         let arn = resolved_main.resolve(output).text();
         assert_eq!(
@@ -1145,6 +1145,25 @@ fn converter_is_built_as_its_binary_and_logs_where_the_policy_excludes() {
         ))
         .text();
     assert!(not_in_list(&criteria).contains(&group), "{criteria}");
+
+    // Lambda allows 64 characters in a function name: both names fit for the longest
+    // stream name the parameter admits.
+    let pattern = as_str(get(
+        &template,
+        &["Parameters", "DeliveryStreamName", "AllowedPattern"],
+    ));
+    let longest: usize = pattern
+        .rsplit_once(',')
+        .and_then(|(_, max)| max.strip_suffix("}$"))
+        .and_then(|max| max.parse().ok())
+        .unwrap_or_else(|| panic!("no {{1,N}} in {pattern}"));
+    let longest_names = Resolver::new(&template).with("DeliveryStreamName", &"s".repeat(longest));
+    for name in ["ProcessorFunction", CONVERTER] {
+        let function_name = longest_names
+            .resolve(get(properties(&template, name), &["FunctionName"]))
+            .text();
+        assert!(function_name.len() <= 64, "{function_name}");
+    }
 
     // A failed object's event is kept: retries, then the on-failure destination.
     let invoke = get(function, &["EventInvokeConfig"]);
