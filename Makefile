@@ -26,7 +26,7 @@ invoke: tools
 	PATH="$(abspath $(TOOLS_BIN)):$$PATH" scripts/invoke.sh $(EVENT)
 
 ## test: fmt, clippy, unit/integration/property tests, runtime-emulator smoke test, template checks
-test: tools lint unit e2e template-check test-export sam-build
+test: tools lint unit e2e template-check test-export sam-build lake-test
 
 lint:
 	cargo fmt --all -- --check
@@ -55,3 +55,4 @@ fuzz:
 
 include mk/template.mk
 include mk/bench.mk
+include mk/lake.mk

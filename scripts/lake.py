@@ -116,9 +116,10 @@ class LocalFirehose:
         import boto3
         moto_port = free_port()
         self.endpoint = f"http://127.0.0.1:{moto_port}"
+        self.logs = [open(self.workdir / "moto.log", "w"), open(self.workdir / "watch.log", "w")]
         moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=open(self.workdir / "moto.log", "w"),
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=self.logs[0], stderr=subprocess.STDOUT,
+                                start_new_session=True)
         self.processes.append(moto)
         wait_for_port(moto_port, moto, 60, "moto_server")
         session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
@@ -145,8 +146,7 @@ class LocalFirehose:
         watch = subprocess.Popen(
             ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
              "--invoke-port", str(self.port), *args],
-            cwd=ROOT, stdout=open(self.watch_log, "w"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=ROOT, stdout=self.logs[1], stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(watch)
         wait_for_port(self.port, watch, 900, "cargo lambda watch")
         return self
@@ -162,6 +162,8 @@ class LocalFirehose:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
+        for f in self.logs:
+            f.close()
 
     def prepare(self, event):
         """Creates the event's delivery stream (and Kinesis source) in moto, once."""
