@@ -3,7 +3,9 @@
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]     targets: record batch (default: all)
 #
-# Needs the nightly toolchain; installs cargo-fuzz from crates.io when it is missing.
+# Needs the nightly toolchain (it is not installed for you: `rustup toolchain install
+# nightly` adds it to your rustup, outside the project); installs cargo-fuzz from
+# crates.io into .tools/bin (inside the project, git-ignored) when it is missing.
 # Seeds fuzz/corpus/<target>/ (git-ignored) from the sample events, replays the
 # committed reproducers in fuzz/regressions/<target>/, runs each target for SECONDS
 # and prints one summary line per target. Exits non-zero when a target crashes or a
@@ -34,9 +36,12 @@ if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     echo "      install it with: rustup toolchain install nightly" >&2
     exit 1
 fi
+# cargo-fuzz lives in the project (.tools/bin, git-ignored), not in ~/.cargo/bin.
+export PATH="$root/.tools/bin:$PATH"
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "fuzz: cargo-fuzz is missing; installing it from crates.io (cargo install cargo-fuzz)"
-    cargo install --locked cargo-fuzz
+    echo "fuzz: installing cargo-fuzz from crates.io into .tools/bin (project folder, git-ignored):"
+    echo "      cargo install --locked --root .tools cargo-fuzz   (compiles it: a few minutes, once)"
+    cargo install --locked --root "$root/.tools" cargo-fuzz
 fi
 command -v python3 >/dev/null || { echo "fuzz: python3 is needed to write the seed corpus" >&2; exit 1; }
 
@@ -114,6 +119,10 @@ for target in "${targets[@]}"; do
     regressions=fuzz/regressions/$target
     mkdir -p "$corpus" "$artifacts"
     log=$artifacts/run.log
+    if [[ ! -d fuzz/target ]]; then
+        echo "fuzz: first build of the fuzz targets with nightly and coverage instrumentation:"
+        echo "      about 13 minutes on 2 cores (later builds take seconds); cargo's progress follows"
+    fi
     echo "fuzz: building $target"
     (cd fuzz && cargo +nightly fuzz build --sanitizer "$sanitizer" "$target")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the function, runs it under `cargo lambda watch` (the Lambda runtime emulator),
 # invokes it with `cargo lambda invoke --data-file EVENT`, and shows per record the
-# result, the S3 prefix its partition keys produce, and its decoded lines.
+# result and why, the S3 prefix its partition keys produce, its lines, what was
+# re-ingested and the metrics (scripts/show-response.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,17 @@ mkdir -p "$out"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
+
+# The build runs in the foreground so that its progress shows (one line per crate);
+# `cargo lambda watch` below then finds the binary up to date. Only cargo's closing
+# "Finished ... in 0.52s" is left out, so that a run on an unchanged tree prints the
+# same every time. The first build compiles about 330 crates, the AWS SDK and its TLS
+# stack most of them.
+if [ ! -x target/debug/firehose-logs-processor ]; then
+  echo "invoke: first build of the function: about 20 minutes on 2 cores (later runs take"
+  echo "        seconds); cargo's progress follows"
+fi
+cargo build --bin firehose-logs-processor 2>&1 | { grep -v '^ *Finished ' || true; }
 
 # Records that do not fit in the response are put back into the stream. Without an
 # AWS_ENDPOINT_URL of your own, a local moto server stands in for that stream.
@@ -34,15 +46,16 @@ fi
 
 port=${PORT:-$(free_port)}
 
-# Forward the function's own settings when they are set in this shell.
-env_args=()
+# Forward the function's own settings when they are set in this shell. The function
+# logs JSON lines here, which show-response.py reads for failure reasons and metrics.
+env_args=(--env-var AWS_LAMBDA_LOG_FORMAT=JSON)
 for name in MAX_DECOMPRESSED_BYTES RESPONSE_BUDGET_BYTES PARSE_JSON_MESSAGES METRICS_NAMESPACE \
             SPLIT_BY_EVENT_HOUR REINGEST_SAFETY_MARGIN_MS AWS_ENDPOINT_URL AWS_REGION \
             AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
   if [ -n "${!name:-}" ]; then env_args+=(--env-var "$name=${!name}"); fi
 done
 
-echo "building and starting the function under cargo lambda watch on 127.0.0.1:$port ..."
+echo "invoke: starting the function under cargo lambda watch (log: $out/watch.log)"
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" ${env_args[@]+"${env_args[@]}"} \
   >"$out/watch.log" 2>&1 &
 watch_pid=$!
@@ -59,5 +72,10 @@ cargo lambda invoke firehose-logs-processor --invoke-address 127.0.0.1 --invoke-
   echo "invoke failed; the function's log:" >&2; cat "$out/watch.log" >&2; exit 1; }
 sleep 0.5  # let the function's last log lines reach the log file
 
-python3 scripts/show-response.py "$event" "$out/response.json" "$out/watch.log"
-if $local_aws; then python scripts/local-aws.py report "$event"; fi
+reingested=""
+if $local_aws; then
+  python scripts/local-aws.py collect "$event" >"$out/reingested.json"
+  reingested="$out/reingested.json"
+fi
+echo
+python3 scripts/show-response.py "$event" "$out/response.json" "$out/watch.log" $reingested

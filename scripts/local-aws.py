@@ -2,9 +2,11 @@
 """A local stand-in for the streams `make invoke` re-ingests into, on a moto server.
 
 usage: local-aws.py setup EVENT    create the event's delivery stream (and Kinesis source)
-       local-aws.py report EVENT   print what was re-ingested into them
+       local-aws.py collect EVENT  print what was re-ingested into them, as JSON
+                                   (base64 payloads, read by show-response.py)
 Reads AWS_ENDPOINT_URL from the environment.
 """
+import base64
 import json
 import os
 import sys
@@ -52,21 +54,10 @@ def members(blob):
     return out
 
 
-def describe(payload):
-    try:
-        message = json.loads(payload)
-    except ValueError:
-        return f"{len(payload)} bytes"
-    if "logEvents" in message:
-        times = [e["timestamp"] for e in message["logEvents"]]
-        return (f"{message.get('logGroup')}: {len(times)} events, "
-                f"epoch ms {min(times)}..{max(times)}" if times else "no events")
-    return f"event {message.get('source')} {message.get('detail-type')}"
-
-
-def report(event):
+def collect(event):
+    """Prints, as JSON, every payload put back into the stand-in streams (base64)."""
     s3, _, kinesis = clients(event)
-    _, kinesis_stream = names(event)
+    stream, kinesis_stream = names(event)
     payloads = []
     if kinesis_stream:
         shard = kinesis.list_shards(StreamName=kinesis_stream)["Shards"][0]["ShardId"]
@@ -74,23 +65,18 @@ def report(event):
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         payloads = [members(r["Data"])[0] if r["Data"][:2] == b"\x1f\x8b" else r["Data"]
                     for r in kinesis.get_records(ShardIterator=iterator)["Records"]]
-        where = f"Kinesis stream {kinesis_stream}"
+        where = f"Kinesis stream {kinesis_stream} (local moto stand-in)"
     else:
         for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-            payloads += members(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-        where = "the delivery stream"
-    if not payloads:
-        return
-    print(f"\nre-ingested into {where} (local moto stand-in): {len(payloads)} records; "
-          "Firehose would hand them to the function again")
-    for payload in payloads[:10]:
-        print(f"  {describe(payload)}")
-    if len(payloads) > 10:
-        print(f"  … {len(payloads) - 10} more")
+            body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+            payloads += members(body) if body[:2] == b"\x1f\x8b" else [body]
+        where = f"delivery stream {stream} (local moto stand-in)"
+    json.dump({"where": where,
+               "payloads": [base64.b64encode(p).decode() for p in payloads]}, sys.stdout)
 
 
 if __name__ == "__main__":
     command, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as f:
         event = json.load(f)
-    {"setup": setup, "report": report}[command](event)
+    {"setup": setup, "collect": collect}[command](event)
