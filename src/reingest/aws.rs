@@ -156,18 +156,36 @@ where
             };
             SinkError { message, retryable }
         }
-        // An answer the SDK could not read is judged by its status, as a service error
-        // without a code would be.
-        SdkError::ResponseError(response) => SinkError {
-            retryable: service_error_is_retryable(None, response.raw().status().as_u16()),
-            message: chain,
-        },
+        // An answer the SDK could not read (an XML error body where JSON was expected,
+        // as some emulators send) is judged by its status, as a service error without a
+        // code would be, and named by the code and message in its body when it has them.
+        SdkError::ResponseError(response) => {
+            let status = response.raw().status().as_u16();
+            let body = response.raw().body().bytes().unwrap_or_default();
+            let message = match (tag_text(body, "Code"), tag_text(body, "Message")) {
+                (Some(code), Some(text)) => format!("{code}: {text} (HTTP {status})"),
+                (Some(code), None) => format!("{code} (HTTP {status})"),
+                _ => format!("HTTP {status}: {chain}"),
+            };
+            SinkError {
+                retryable: service_error_is_retryable(None, status),
+                message,
+            }
+        }
         // Timeouts, connection and I/O failures: worth another try.
         _ => SinkError {
             message: chain,
             retryable: true,
         },
     }
+}
+
+/// The text of the first `<tag>…</tag>` in an XML error body.
+fn tag_text<'b>(body: &'b [u8], tag: &str) -> Option<&'b str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let length = text[start..].find(&format!("</{tag}>"))?;
+    Some(text[start..start + length].trim()).filter(|found| !found.is_empty())
 }
 
 fn build_error(error: impl std::error::Error) -> SinkError {
@@ -274,6 +292,16 @@ mod tests {
                 "{code:?} {status}"
             );
         }
+    }
+
+    #[test]
+    fn an_xml_error_body_is_named_by_its_code_and_message() {
+        let body = b"<ErrorResponse><Errors><Error><Code>AccessDenied</Code>\
+                     <Message>User: u is not authorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(tag_text(body, "Code"), Some("AccessDenied"));
+        assert_eq!(tag_text(body, "Message"), Some("User: u is not authorized"));
+        assert_eq!(tag_text(b"{\"message\":\"x\"}", "Code"), None);
+        assert_eq!(tag_text(b"<Code></Code>", "Code"), None);
     }
 
     /// What the standard chain returns when nothing provides credentials, found inside

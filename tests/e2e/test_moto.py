@@ -72,28 +72,75 @@ def firehose_event(payloads, stream_arn, kinesis_arn=None):
     return event
 
 
+def start_moto(log_path, **env):
+    """A moto server on a free port; returns (process, endpoint, log file)."""
+    port = free_port()
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+    wait_for_port(port, process, 60)
+    return process, f"http://127.0.0.1:{port}", log
+
+
+def start_watch(log_path, function_env, base_env=None):
+    """`cargo lambda watch` on a free port, the function's environment given by
+    `function_env` on top of `base_env` (default: this process's environment)."""
+    port = free_port()
+    env_args = []
+    for name, value in function_env.items():
+        env_args += ["--env-var", f"{name}={value}"]
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(port), *env_args],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=os.environ if base_env is None else base_env)
+    wait_for_port(port, process, 900)
+    return process, port, log
+
+
+def stop(process, log):
+    try:
+        os.killpg(process.pid, 15)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait(timeout=30)
+    log.close()
+
+
+def without_aws_settings():
+    """This process's environment as a machine without any AWS set-up would have it:
+    no keys, no profile files, no instance metadata, no endpoint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+    return env
+
+
+def emf_lines(log_path):
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        return [json.loads(l) for l in f if l.startswith("{") and '"_aws"' in l]
+
+
 class EndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Built first, in the foreground: the watches below then start an up-to-date
+        # binary, and no invoke waits for a build.
+        subprocess.run(["cargo", "build", "--bin", "firehose-logs-processor"], cwd=ROOT,
+                       check=True, timeout=3600)
         cls.logs = tempfile.TemporaryDirectory()
-        moto_port = free_port()
-        cls.endpoint = f"http://127.0.0.1:{moto_port}"
-        cls.moto = subprocess.Popen(
-            ["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            stdout=open(os.path.join(cls.logs.name, "moto.log"), "w"), stderr=subprocess.STDOUT)
-        wait_for_port(moto_port, cls.moto, 60)
-        cls.lambda_port = free_port()
-        env_args = []
-        for name, value in {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
-                            "REINGEST_SAFETY_MARGIN_MS": "2000", **CREDENTIALS}.items():
-            env_args += ["--env-var", f"{name}={value}"]
+        cls.moto, cls.endpoint, cls.moto_log = start_moto(
+            os.path.join(cls.logs.name, "moto.log"))
         cls.watch_log = os.path.join(cls.logs.name, "watch.log")
-        cls.watch = subprocess.Popen(
-            ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(cls.lambda_port), *env_args],
-            cwd=ROOT, stdout=open(cls.watch_log, "w"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        wait_for_port(cls.lambda_port, cls.watch, 900)
+        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
+            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+                            "REINGEST_SAFETY_MARGIN_MS": "2000", **CREDENTIALS})
         session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
                                 aws_secret_access_key="testing")
         cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
@@ -103,28 +150,29 @@ class EndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            os.killpg(cls.watch.pid, 15)
-        except ProcessLookupError:
-            pass
+        stop(cls.watch, cls.watch_log_file)
         cls.moto.terminate()
-        cls.watch.wait(timeout=30)
         cls.moto.wait(timeout=30)
+        cls.moto_log.close()
+        for client in (cls.s3, cls.firehose, cls.kinesis, cls.cwlogs):
+            client.close()
         cls.logs.cleanup()
 
-    def invoke(self, event):
+    def invoke(self, event, port=None, watch_log=None):
+        port = port or self.lambda_port
+        watch_log = watch_log or self.watch_log
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(event, f)
         try:
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "firehose-logs-processor", "--invoke-address",
-                 "127.0.0.1", "--invoke-port", str(self.lambda_port), "--output-format", "json",
+                 "127.0.0.1", "--invoke-port", str(port), "--output-format", "json",
                  "--data-file", f.name],
                 cwd=ROOT, capture_output=True, text=True, timeout=300)
         finally:
             os.unlink(f.name)
         if out.returncode != 0:
-            with open(self.watch_log) as log:
+            with open(watch_log) as log:
                 self.fail(f"invoke failed: {out.stderr}\n{log.read()[-4000:]}")
         response = json.loads(out.stdout)
         sent = [r["recordId"] for r in event["records"]]
@@ -249,6 +297,83 @@ class EndToEnd(unittest.TestCase):
             self.assertEqual((line["log_group"], line["log_stream"], line["account"]),
                              (group, stream, ACCOUNT))
             self.assertIsInstance(line["id"], str)
+
+
+    def mixed_event(self, stream_arn):
+        """events/mixed.json, whose fifth record has an event of a later hour: that
+        event must be re-ingested, so the record depends on the stream."""
+        with open(os.path.join(ROOT, "events", "mixed.json")) as f:
+            event = json.load(f)
+        event["deliveryStreamArn"] = stream_arn
+        return event
+
+    def assert_fails_fast(self, port, watch_log, cause):
+        """Only the record that needed re-ingestion fails, at once, for `cause`, with one
+        warning; the metrics count it as a permanent re-ingestion error."""
+        event = self.mixed_event(f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/missing")
+        # A first invoke that needs no re-ingestion starts the function (cargo lambda
+        # watch runs it on first use), so that the timing below is the function's own.
+        self.invoke(dict(event, records=event["records"][:1]), port, watch_log)
+        before = len(emf_lines(watch_log))
+        started = time.monotonic()
+        response = self.invoke(event, port, watch_log)
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 15, "a permanent error must not be retried until the deadline")
+        results = [r["result"] for r in response["records"]]
+        self.assertEqual(results, ["Dropped", "Ok", "Ok", "ProcessingFailed", "ProcessingFailed"])
+        time.sleep(0.5)
+        with open(watch_log, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        stops = [l for l in log.splitlines() if "re-ingestion stopped" in l]
+        self.assertEqual(len(stops), 1, "one warning naming the cause:\n" + log[-3000:])
+        self.assertIn(cause, stops[0])
+        failed = [l for l in log.splitlines()
+                  if "record failed" in l and event["records"][4]["recordId"] in l]
+        self.assertEqual(len(failed), 1)
+        self.assertIn("not re-ingested: " + cause, failed[0])
+        metrics = emf_lines(watch_log)[before:]
+        self.assertEqual(len(metrics), 1)
+        self.assertEqual((metrics[0]["ReingestPermanentErrors"], metrics[0]["ReingestFailures"],
+                          metrics[0]["PutRetries"]), (1, 1, 0))
+
+    def test_a_missing_stream_fails_fast(self):
+        self.assert_fails_fast(self.lambda_port, self.watch_log, "ResourceNotFoundException")
+
+    def test_denied_access_fails_fast(self):
+        """moto checks IAM once its first INITIAL_NO_AUTH_ACTION_COUNT calls are spent:
+        the function gets the keys of a user without any policy."""
+        moto, endpoint, moto_log = start_moto(
+            os.path.join(self.logs.name, "moto-iam.log"), INITIAL_NO_AUTH_ACTION_COUNT="2")
+        watch = None
+        try:
+            iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+            iam.create_user(UserName="no-permissions")
+            key = iam.create_access_key(UserName="no-permissions")["AccessKey"]
+            iam.close()
+            log_path = os.path.join(self.logs.name, "watch-denied.log")
+            watch, port, log = start_watch(log_path, {
+                "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+            self.assert_fails_fast(port, log_path, "AccessDenied")
+        finally:
+            if watch:
+                stop(watch, log)
+            moto.terminate()
+            moto.wait(timeout=30)
+            moto_log.close()
+
+    def test_missing_credentials_fail_fast(self):
+        """No keys, no profile, instance metadata disabled, no endpoint: the credential
+        provider fails, and that is final."""
+        log_path = os.path.join(self.logs.name, "watch-no-credentials.log")
+        watch, port, log = start_watch(log_path, {"AWS_REGION": REGION},
+                                       base_env=without_aws_settings())
+        try:
+            self.assert_fails_fast(port, log_path, "no AWS credentials")
+        finally:
+            stop(watch, log)
 
 
 if __name__ == "__main__":
