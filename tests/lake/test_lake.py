@@ -262,6 +262,38 @@ class TheLake(unittest.TestCase):
             self.assertEqual(undone, sql)
 
 
+class HiveTypes(unittest.TestCase):
+    """The one mapping: DuckDB types, and what fits, the same in Python and in DuckDB's SQL."""
+
+    CASES = [  # (hive type, DuckDB type, values that fit, values that do not)
+        ("string", "VARCHAR", ["x", "", {"a": [1]}, None], [12, 1.5, True, ["x"]]),
+        ("bigint", "BIGINT", [12, -1, 2**63 - 1, None], ["12", 1.5, True, 2**63, {"a": 1}]),
+        ("int", "INTEGER", [7], [2**31, "7"]),
+        ("double", "DOUBLE", [1.5, 2], ["1.5", False]),
+        ("boolean", "BOOLEAN", [True, False], ["true", 0]),
+        ("array<string>", "VARCHAR[]", [[], ["a", "b"]], ["a", [1], [["a"]]]),
+        ("map<string,string>", "MAP(VARCHAR, VARCHAR)", [{}, {"k": "v"}], [{"k": 1}, ["k"], "k"]),
+        ("struct<a:bigint,b:array<string>>", 'STRUCT("a" BIGINT, "b" VARCHAR[])',
+         [{"a": 1, "b": ["x"]}, {"a": None}], [{"a": "1"}, {"b": "x"}, [1]]),
+    ]
+
+    def test_types_and_fits_agree_in_python_and_sql(self):
+        import duckdb
+        from lake_schema import HiveType
+        db = duckdb.connect()
+        for text, duck, good, bad in self.CASES:
+            kind = HiveType.parse(text)
+            self.assertEqual(kind.duckdb(), duck, text)
+            for value, expected in [(v, True) for v in good] + [(v, False) for v in bad]:
+                with self.subTest(type=text, value=value):
+                    self.assertEqual(kind.fits(value), expected)
+                    # A column, as in the tables (a constant would be folded away first).
+                    db.execute("CREATE OR REPLACE TEMP TABLE v AS SELECT CAST(? AS JSON) AS x",
+                               [json.dumps(value)])
+                    self.assertEqual(db.execute(f"SELECT {kind.sql_fits('x')} FROM v")
+                                     .fetchall()[0][0], expected)
+
+
 class PrefixAndProjection(unittest.TestCase):
     """For every PartitionLayout: the Prefix Firehose evaluates is a path the projection reads."""
 
