@@ -1,0 +1,139 @@
+"""The README's local-use commands, run as written, so that the README cannot drift.
+
+The block is the fenced one whose first line is the marker comment below. Its lines
+run in one bash session, in the project folder, in the environment of a machine
+without any AWS set-up (no keys, no profile, no instance metadata, no endpoint), as a
+newcomer's would be: a line ending in `&` is started in the background, and the next
+line waits until something listens on cargo lambda's default port (the newcomer reads
+"watching" before typing on). Every other line must succeed.
+
+Run by `make readme-commands` (part of `make test`). Needs port 9000 free.
+"""
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MARKER = "# local use:"
+WATCH_PORT = 9000  # cargo lambda's default, as the README's commands use it
+FIRST_BUILD_SECONDS = 1800
+
+
+def readme_commands(path):
+    """The command lines of the marked block, without comments and blank lines."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    blocks = re.findall(r"^```(?:sh|bash|console)?\n(.*?)^```", text, re.S | re.M)
+    marked = [b for b in blocks if b.lstrip().startswith(MARKER)]
+    if len(marked) != 1:
+        raise SystemExit(f"README.md: expected one block starting with '{MARKER}', found {len(marked)}")
+    commands = []
+    for line in marked[0].splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            # The command as typed, without its trailing comment.
+            commands.append(line.split("  #", 1)[0].strip())
+    return commands
+
+
+def listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def without_aws_settings():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+    # A newcomer's shell has not activated the venv: the README's own line must do it.
+    venv_bin = os.path.join(ROOT, ".tools", "venv", "bin")
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if os.path.abspath(p) != venv_bin)
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def script_for(commands):
+    """One bash script: each command, a wait for the port after a background one, and a
+    marker with the exit status and time after each foreground one."""
+    lines = ["set -u", f"wait_for_port() {{ for _ in $(seq 1 {FIRST_BUILD_SECONDS * 2}); do "
+             "(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.5; done; return 1; }"]
+    for index, command in enumerate(commands):
+        if command.endswith("&"):
+            lines.append(command)
+            lines.append(f"wait_for_port {WATCH_PORT} || {{ echo '@@@ {index} 1 0'; exit 1; }}")
+        else:
+            lines.append("started=$(date +%s%N)")
+            lines.append(command)
+            lines.append(f"status=$?; echo \"@@@ {index} $status $(( ($(date +%s%N) - started) / 1000000 ))\"; "
+                         "[ $status -eq 0 ] || exit $status")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    commands = readme_commands(os.path.join(ROOT, "README.md"))
+    print("README local-use commands:")
+    for command in commands:
+        print(f"  $ {command}")
+    if listening(WATCH_PORT):
+        print(f"readme-commands: port {WATCH_PORT} is taken; the README's commands need it free")
+        return 1
+    # Output goes to a file, not a pipe: the background watch keeps its end open after
+    # the last command, which is when the session (and with it the watch) is ended.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+        process = subprocess.Popen(["bash", "-c", script_for(commands)], cwd=ROOT,
+                                   env=without_aws_settings(), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            process.wait(timeout=FIRST_BUILD_SECONDS + 600)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        time.sleep(1)
+        log.seek(0)
+        output = log.read()
+    os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
+    with open(os.path.join(ROOT, "target", "readme-commands.log"), "w", encoding="utf-8") as f:
+        f.write(output)
+    results = {int(i): (int(rc), int(ms)) for i, rc, ms in
+               re.findall(r"^@@@ (\d+) (-?\d+) (\d+)$", output, re.M)}
+    failures = []
+    for index, command in enumerate(commands):
+        if command.endswith("&"):
+            if index in results:
+                failures.append(f"{command}: nothing listened on port {WATCH_PORT}")
+            continue
+        if index not in results:
+            failures.append(f"{command}: did not run")
+            continue
+        status, ms = results[index]
+        print(f"  {'ok' if status == 0 else 'FAILED'} in {ms / 1000:.1f}s: {command}")
+        if status != 0:
+            failures.append(f"{command}: exit status {status}")
+        elif "mixed.json" in command and ms > 30_000:
+            # (The first invoke may include the function's first build.)
+            failures.append(f"{command}: took {ms / 1000:.0f}s; an answer is due within seconds")
+    # The invoke of mixed.json needs re-ingestion, which cannot succeed here: the
+    # function must say so at once, naming the cause.
+    if any("mixed.json" in c for c in commands):
+        if "ProcessingFailed" not in output or "not re-ingested: no AWS" not in output:
+            failures.append("the mixed.json invoke did not report its re-ingestion failure")
+    if failures:
+        print(output[-6000:])
+        print("(whole output: target/readme-commands.log)")
+        print("readme-commands: FAILED\n  " + "\n  ".join(failures))
+        return 1
+    print(f"readme-commands: {len(commands)} commands ran as written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
