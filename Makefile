@@ -42,8 +42,8 @@ tools: .tools/venv/.installed
 invoke: tools
 	@PATH="$(abspath $(TOOLS_BIN)):$$PATH" scripts/invoke.sh $(EVENT)
 
-## test: everything CI runs: lint, unit, e2e, readme-commands, template-check, test-export, sam-build, lake-test
-test: tools lint unit e2e readme-commands template-check test-export sam-build lake-test
+## test: everything CI runs: lint, unit, e2e, e2e-export, readme-commands, template-check, test-export, sam-build, lake-test
+test: tools lint unit e2e e2e-export readme-commands template-check test-export sam-build lake-test
 
 ## lint: cargo fmt --check and cargo clippy --all-targets -D warnings
 lint:
@@ -72,10 +72,11 @@ readme-commands: tools
 events:
 	cargo run --quiet -p testkit -- events events
 
-## fuzz: run both fuzz targets (record: one record's decoding; batch: whole requests) for FUZZ_SECONDS each; FUZZ_TARGETS=record picks one (nightly Rust; cargo-fuzz goes into .tools/bin)
+## fuzz: run the fuzz targets (record: one record's decoding; batch: whole requests; export: the export converter's input) for FUZZ_SECONDS each; FUZZ_TARGETS=record picks one (nightly Rust; cargo-fuzz goes into .tools/bin)
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 include mk/template.mk
+include mk/export.mk
 include mk/bench.mk
 include mk/lake.mk

@@ -36,7 +36,7 @@ define probe_rust_target
 	   test -d "$$(rustc --print sysroot)/lib/rustlib/$(LAMBDA_RUST_TARGET)"; then \
 		exit 0; \
 	fi; \
-	echo "Rust target $(LAMBDA_RUST_TARGET) is not installed; trying: rustup target add $(LAMBDA_RUST_TARGET)"; \
+	echo "sam-build: Rust target $(LAMBDA_RUST_TARGET) is missing; installing it outside this project, into your Rust toolchain ($$(rustc --print sysroot)/lib/rustlib/): rustup target add $(LAMBDA_RUST_TARGET)"; \
 	if command -v rustup >/dev/null 2>&1 && timeout 120 rustup target add $(LAMBDA_RUST_TARGET); then \
 		exit 0; \
 	fi; \
@@ -61,6 +61,7 @@ deploy: tools
 	PATH="$(SAM_PATH)" SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam build --template $(TEMPLATE) --beta-features
 	PATH="$(SAM_PATH)" SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam deploy --guided --stack-name $(STACK_NAME)
 
+## awscli: the AWS CLI in .tools/venv (installed with the tools; export-logs uses it)
 awscli: $(TOOLS_BIN)/aws
 $(TOOLS_BIN)/aws: | tools
 	$(TOOLS_BIN)/pip install --quiet awscli

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the record decoder and the whole batch (cargo-fuzz, libFuzzer).
 #
-#   scripts/fuzz.sh SECONDS [TARGET...]     targets: record batch (default: all)
+#   scripts/fuzz.sh SECONDS [TARGET...]     targets: record batch export (default: all)
 #
 # Needs the nightly toolchain (it is not installed for you: `rustup toolchain install
 # nightly` adds it to your rustup, outside the project); installs cargo-fuzz from
@@ -21,7 +21,7 @@ usage() { echo "usage: $0 SECONDS [record|batch ...]" >&2; exit 2; }
 [[ $# -ge 1 && $1 =~ ^[0-9]+$ && $1 -gt 0 ]] || usage
 seconds=$1
 shift
-all_targets=(record batch)
+all_targets=(record batch export)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 for target in "${targets[@]}"; do
