@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! bench_export throughput MB [RUNS]   MB/s of export text per core, end to end without S3
-//! bench_export rss MB                 one MB-sized export object, streamed; run it under
-//!                                     /usr/bin/time -v for the peak RSS
+//! bench_export generate FILE          writes the events the rss mode repeats (4 MB of text)
+//! bench_export rss MB FILE            one MB-sized export object, streamed from FILE's
+//!                                     events; run it under /usr/bin/time -v for the peak RSS
 //! ```
 //!
 //! The export text is made of the events of `testkit::generate::batch` (Lambda platform
@@ -29,6 +30,9 @@ use serde_json::Value;
 use testkit::generate::{batch, Compressibility};
 
 const MB: usize = 1_000_000;
+
+#[global_allocator]
+static ALLOCATOR: testkit::alloc::CountingAllocator = testkit::alloc::CountingAllocator;
 
 /// Events of generated batches, sorted by time: (epoch ms, message).
 fn events(text_bytes: usize) -> Vec<(i64, String)> {
@@ -94,7 +98,7 @@ enum Source {
         span_ms: i64,
         repetition: i64,
         repetitions: i64,
-        encoder: Option<GzEncoder<Vec<u8>>>,
+        encoder: Option<Box<GzEncoder<Vec<u8>>>>,
         text: Vec<u8>,
     },
 }
@@ -130,7 +134,7 @@ impl ObjectBody for Source {
                     let compressed = std::mem::take(active.get_mut());
                     return Ok(Some(bytes::Bytes::from(compressed)));
                 }
-                let last = encoder.take().map(GzEncoder::finish).transpose()?;
+                let last = encoder.take().map(|active| active.finish()).transpose()?;
                 Ok(last.map(bytes::Bytes::from))
             }
         }
@@ -211,8 +215,19 @@ fn main() {
                 })
             );
         }
+        Some("generate") => {
+            // Generated apart, so that the generator's own peak is not the rss mode's.
+            let path = args.get(2).expect("usage: bench_export generate FILE");
+            let block = events(4 * MB);
+            std::fs::write(path, serde_json::to_vec(&block).expect("events serialize"))
+                .expect("the events file is writable");
+        }
         Some("rss") => {
-            let block = std::rc::Rc::new(events(4 * MB));
+            let path = args.get(3).expect("usage: bench_export rss MB FILE");
+            let block: Vec<(i64, String)> =
+                serde_json::from_slice(&std::fs::read(path).expect("the events file is readable"))
+                    .expect("the events file is bench_export generate's");
+            let block = std::rc::Rc::new(block);
             let block_bytes: usize = block.iter().map(|(_, m)| m.len() + 26).sum();
             let span_ms =
                 block.last().map_or(0, |(t, _)| *t) - block.first().map_or(0, |(t, _)| *t) + 1;
@@ -223,25 +238,31 @@ fn main() {
                     span_ms,
                     repetition: 0,
                     repetitions,
-                    encoder: Some(GzEncoder::new(Vec::new(), Compression::new(6))),
+                    encoder: Some(Box::new(GzEncoder::new(Vec::new(), Compression::new(6)))),
                     text: Vec::new(),
                 },
                 outputs: Cell::new(0),
                 output_bytes: Cell::new(0),
             };
+            // The generator's own set-up is not the converter's: the heap peak starts here.
+            let heap_before = testkit::alloc::live_bytes();
+            testkit::alloc::reset_peak();
             let started = Instant::now();
             let report = run(&store);
+            let heap_peak = testkit::alloc::peak_bytes();
             println!(
                 "{}",
                 serde_json::json!({
                     "mode": "rss", "text_bytes": report.text_bytes, "events": report.events,
                     "outputs": report.outputs, "output_gzip_bytes": store.output_bytes.get(),
                     "seconds_with_generation": started.elapsed().as_secs_f64(),
+                    "heap_before_kb": heap_before / 1024,
+                    "heap_peak_kb": heap_peak / 1024,
                 })
             );
         }
         _ => {
-            eprintln!("usage: bench_export throughput MB [RUNS] | bench_export rss MB");
+            eprintln!("usage: bench_export throughput MB [RUNS] | generate FILE | rss MB FILE");
             std::process::exit(2);
         }
     }

@@ -21,44 +21,13 @@
 //! (`scripts/bench.sh` does so before measuring under `/usr/bin/time -v`, so that the
 //! generator's memory is not counted in the peak).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
 use testkit::generate::{batch, Compressibility};
 
-/// Counts live heap bytes, so that peak RSS can be told apart from what the heap held.
-struct CountingAllocator;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Old and new blocks may both be live while the contents are copied.
-        let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+static ALLOCATOR: testkit::alloc::CountingAllocator = testkit::alloc::CountingAllocator;
 
 /// Same seed as `benches/transform.rs`.
 const SEED: u64 = 5;
@@ -199,8 +168,8 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         "rss_after_first_kb": rss_after_first_kb,
         "rss_after_last_kb": rss_after_last_kb,
         "vm_hwm_kb": hwm_kb,
-        "heap_peak_kb": PEAK.load(Ordering::Relaxed) / 1024,
-        "heap_live_kb": LIVE.load(Ordering::Relaxed) / 1024,
+        "heap_peak_kb": testkit::alloc::peak_bytes() / 1024,
+        "heap_live_kb": testkit::alloc::live_bytes() / 1024,
     });
     println!("{report}");
 }

@@ -42,14 +42,18 @@ impl Default for ConvertOptions {
         Self {
             layout: PartitionLayout::AccountSourceHour,
             parse_json_messages: false,
-            object_bytes: 8 << 20,
-            open_outputs: 4,
+            object_bytes: 4 << 20,
+            open_outputs: 2,
             // Level 1 keeps the gzip within the throughput target; NDJSON with repeated
             // metadata still compresses about 10x.
             gzip_level: 1,
         }
     }
 }
+
+/// How far past `object_bytes` an output may run before it is cut: one line's
+/// compressed bytes plus what the encoder flushes at once.
+const OUTPUT_SLACK_BYTES: usize = 256 << 10;
 
 /// One finished output object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +205,12 @@ impl Converter {
             bucket,
             prefix: self.options.layout.prefix(&keys),
             sequence,
-            encoder: GzEncoder::new(Vec::new(), Compression::new(self.options.gzip_level)),
+            // Room for the whole object at once: no regrowth, so no second copy of it
+            // alive while it is moved (an output is cut just past object_bytes).
+            encoder: GzEncoder::new(
+                Vec::with_capacity(self.options.object_bytes + OUTPUT_SLACK_BYTES),
+                Compression::new(self.options.gzip_level),
+            ),
             events: 0,
             text_bytes: 0,
             last_written: 0,

@@ -15,6 +15,7 @@ use std::io::Write;
 use flate2::{write::GzEncoder, Compression};
 use serde_json::{json, Map, Value};
 
+pub mod alloc;
 pub mod generate;
 
 /// Seed of `events/large-batch.json`.
