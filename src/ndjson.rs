@@ -28,13 +28,12 @@ impl LineWriter {
     /// call before [`LineWriter::line_len`] and [`LineWriter::write_line`].
     pub fn prepare(&mut self, message: &DataMessage<'_>) {
         self.head.clear();
-        self.head.extend_from_slice(b",\"account\":");
-        push_json_string(&mut self.head, &message.owner);
-        self.head.extend_from_slice(b",\"log_group\":");
-        push_json_string(&mut self.head, &message.log_group);
-        self.head.extend_from_slice(b",\"log_stream\":");
-        push_json_string(&mut self.head, &message.log_stream);
-        self.head.extend_from_slice(b",\"id\":");
+        push_line_head(
+            &mut self.head,
+            &message.owner,
+            &message.log_group,
+            &message.log_stream,
+        );
 
         self.tail.clear();
         self.tail.extend_from_slice(b",\"subscription_filters\":[");
@@ -186,6 +185,18 @@ fn push_message_json(out: &mut Vec<u8>, raw_message: &str) {
         out.extend_from_slice(b",\"message_json\":");
         push_one_line(out, object.get());
     }
+}
+
+/// Appends the metadata every log line carries between `timestamp` and the id's value:
+/// `,"account":…,"log_group":…,"log_stream":…,"id":` (live and converted lines alike).
+pub(crate) fn push_line_head(out: &mut Vec<u8>, account: &str, log_group: &str, log_stream: &str) {
+    out.extend_from_slice(b",\"account\":");
+    push_json_string(out, account);
+    out.extend_from_slice(b",\"log_group\":");
+    push_json_string(out, log_group);
+    out.extend_from_slice(b",\"log_stream\":");
+    push_json_string(out, log_stream);
+    out.extend_from_slice(b",\"id\":");
 }
 
 /// Copies raw JSON, turning CR and LF (only ever whitespace in valid JSON) into spaces.

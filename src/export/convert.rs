@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use super::key::ExportObject;
 use super::lines::{EventSink, ExportEvent};
 use super::ExportError;
-use crate::ndjson::{push_json_string, push_one_line};
+use crate::ndjson::{push_json_string, push_line_head, push_one_line};
 use crate::partition::{PartitionKeys, PartitionLayout};
 use crate::schema::KIND_LOGS;
 use crate::time::TimeFormatter;
@@ -100,13 +100,13 @@ impl Converter {
     /// A converter for the object `source`.
     pub fn new(source: ExportObject, options: ConvertOptions) -> Self {
         let mut head = Vec::new();
-        head.extend_from_slice(b",\"account\":");
-        push_json_string(&mut head, &source.account);
-        head.extend_from_slice(b",\"log_group\":");
-        push_json_string(&mut head, &source.log_group);
-        head.extend_from_slice(b",\"log_stream\":");
-        push_json_string(&mut head, &source.log_stream);
-        head.extend_from_slice(b",\"id\":\"");
+        push_line_head(
+            &mut head,
+            &source.account,
+            &source.log_group,
+            &source.log_stream,
+        );
+        head.push(b'"');
         head.extend_from_slice(source.fingerprint.as_bytes());
         head.push(b'-');
         Self {
