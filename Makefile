@@ -53,6 +53,8 @@ lint:
 # The ignored tests need the tools above (cargo-lambda, moto): they run here, not in a bare `cargo test`.
 ## unit: unit, integration, property and output-equality tests, and the runtime-emulator smoke test (cargo nextest, else cargo test)
 unit: tools
+	@echo "unit: building the function binaries first, as cargo lambda watch runs them (its feature set differs from the tests')"
+	cargo build --bins
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		PATH="$(abspath $(TOOLS_BIN)):$$PATH" cargo nextest run --workspace --run-ignored all --no-fail-fast; \
 	else \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the record decoder and the whole batch (cargo-fuzz, libFuzzer).
+# Coverage-guided fuzzing of the record decoder, the whole batch and the export
+# converter's input (cargo-fuzz, libFuzzer).
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]     targets: record batch export (default: all)
 #
@@ -106,9 +107,22 @@ if "batch" in targets:
                 write("batch", content)
     for i in range(4):
         write("batch", b"\xff" + bytes(range(i * 50, i * 50 + 50)))
+
+# `export`: a header byte (even: the harness gzips the rest; odd: the rest is the object
+# as it is), then export text: the lake's export objects, as text and as gzip.
+if "export" in targets:
+    for path in glob.glob(os.path.join(root, "events", "exports", "*.json")):
+        with open(path, "rb") as f:
+            objects = json.load(f).get("objects", [])
+        for item in objects:
+            text = item.get("text", "").encode()
+            write("export", b"\x00" + text)
+            write("export", b"\x06" + text)
+            write("export", b"\x01" + gzip.compress(text))
+    write("export", b"\x00" + b"2026-11-22T06:41:00.012Z a\n\tat b\n2026-11-22T07:00:00Z c")
 PY
 
-max_len_of() { case $1 in record) echo 16384 ;; batch) echo 65536 ;; esac; }
+max_len_of() { case $1 in record) echo 16384 ;; batch | export) echo 65536 ;; esac; }
 
 sanitizer=${FUZZ_SANITIZER:-none}
 status=0
