@@ -10,7 +10,9 @@
 use std::io::{Read, Write};
 
 use firehose_logs_processor::export::lines::{export_error, TimestampParser};
-use firehose_logs_processor::export::{ConvertOptions, Converter, ExportObject, OutputObject, Splitter};
+use firehose_logs_processor::export::{
+    ConvertOptions, Converter, ExportObject, OutputObject, Splitter,
+};
 use firehose_logs_processor::partition::PartitionLayout;
 use flate2::write::{GzEncoder, MultiGzDecoder};
 use flate2::Compression;
@@ -18,15 +20,23 @@ use libfuzzer_sys::fuzz_target;
 
 const KEY: &str = "exports/111111111111/!aws!lambda!app/task/stream/000000.gz";
 
-fn convert(body: &[u8], chunk: usize, options: ConvertOptions) -> Result<(u64, Vec<OutputObject>), String> {
+fn convert(
+    body: &[u8],
+    chunk: usize,
+    options: ConvertOptions,
+) -> Result<(u64, Vec<OutputObject>), String> {
     let source = ExportObject::parse(KEY, "exports").unwrap();
     let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
     let mut outputs = Vec::new();
     for piece in body.chunks(chunk) {
-        decoder.write_all(piece).map_err(|e| export_error(e).to_string())?;
+        decoder
+            .write_all(piece)
+            .map_err(|e| export_error(e).to_string())?;
         outputs.extend(decoder.get_mut().sink_mut().take_ready());
     }
-    decoder.try_finish().map_err(|e| export_error(e).to_string())?;
+    decoder
+        .try_finish()
+        .map_err(|e| export_error(e).to_string())?;
     let splitter = decoder.finish().map_err(|e| export_error(e).to_string())?;
     let (converter, events) = splitter.finish().map_err(|e| e.to_string())?;
     outputs.extend(converter.finish().map_err(|e| e.to_string())?);
