@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 pub mod alloc;
 pub mod generate;
+pub mod runtime_api;
 
 /// Seed of `events/large-batch.json`.
 pub const LARGE_BATCH_SEED: u64 = 2026;
