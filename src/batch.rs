@@ -389,10 +389,20 @@ impl Processor {
             }
         }
         close_response(&mut self.response);
+        // The response is always the one in `planned`, for `take_response`; the plan's
+        // buffer becomes the next rebuild's.
+        std::mem::swap(&mut self.planned, &mut self.response);
         Processed {
-            response: &self.response,
+            response: &self.planned,
             metrics: self.metrics,
         }
+    }
+
+    /// Hands over the buffer of the response [`Processor::finish`] last wrote, so that
+    /// it can be sent without a copy. The next [`Processor::plan`] reserves a new one,
+    /// which a warm allocator serves from the memory this one is freed into.
+    pub fn take_response(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.planned)
     }
 }
 

@@ -16,6 +16,8 @@ pub mod error;
 pub mod eventbridge;
 pub mod export;
 pub mod firehose;
+pub mod handler;
+pub mod lambda;
 pub mod metrics;
 pub mod ndjson;
 pub mod partition;

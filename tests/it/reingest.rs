@@ -187,7 +187,12 @@ async fn permanent_failures_are_processing_failed_and_counted() {
     .await;
     let processed = processor.finish(&request, &items, &report);
     let metrics = processed.metrics;
-    let decoded = decode_response(processed.response).unwrap();
+    let response = processed.response.to_vec();
+    // The rebuilt response is the one handed over to be posted, and the next invocation
+    // starts from a clean buffer.
+    assert_eq!(processor.take_response(), response);
+    assert!(processor.take_response().is_empty());
+    let decoded = decode_response(&response).unwrap();
     let failed = decoded
         .iter()
         .filter(|r| r.result == "ProcessingFailed")
