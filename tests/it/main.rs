@@ -6,6 +6,7 @@ mod oracle;
 mod properties;
 mod reingest;
 mod runtime;
+mod runtime_api;
 mod samples;
 mod straightforward;
 mod template;
