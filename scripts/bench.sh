@@ -8,14 +8,18 @@
 # 3. for each size and compressibility, writes the generated event to a file, then runs
 #    examples/bench_rss on it ITERATIONS times in one process under /usr/bin/time -v, for
 #    the peak RSS and the RSS after the first and the last invocation;
-# 4. prints one table and writes it to target/bench/table.md.
+# 4. prints one table and writes it to target/bench/table.md;
+# 5. the export converter's throughput and peak RSS (issue 10);
+# 6. what Lambda bills (issue 13): the function binary under testkit's Runtime API
+#    emulator, against the same work called in process (examples/bench_runtime.rs).
 #
 # MB/s is decompressed log data per second on one core (criterion's median); time per
 # invocation is criterion's median; peak RSS is /usr/bin/time's maximum resident set size
 # of the bench process (the event bytes, the processor and its buffers).
 #
 # Environment: ITERATIONS (default 100), SIZES (default "1 3 6"), LEVELS (default
-# "low high"), CRITERION_ARGS (default quick settings, about 40 s in all).
+# "low high"), CRITERION_ARGS (default quick settings, about 40 s in all),
+# RUNTIME_ITERATIONS (default 50 invocations per event under the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +52,8 @@ fi
 
 echo "bench: building (release)" >&2
 # One profile for both, so the library is compiled (with the release settings) once.
-cargo build --profile bench --example bench_rss --example bench_export
+cargo build --profile bench --example bench_rss --example bench_export --example bench_runtime \
+  --bin firehose-logs-processor
 cargo bench --bench transform --no-run
 
 echo "bench: built in ${SECONDS}s; criterion ($criterion_args)" >&2
@@ -182,6 +187,67 @@ table = "\n".join([
     + " of one conversion of an export object generated while it is read (its generator's "
     "4 MB block of events included), outputs dropped once written.",
 ]) + "\n"
+with open(os.path.join(out, "table.md"), "a") as f:
+    f.write("\n" + table)
+print()
+print(table)
+EOF
+# What Lambda bills: the function binary under the Runtime API emulator, next to the same
+# work called in process (examples/bench_runtime.rs), on the same events.
+runtime_iterations=${RUNTIME_ITERATIONS:-50}
+rm -f "$out/runtime.json"
+for size in $sizes; do
+  for level in $levels; do
+    event=$out/runtime-event-$size-$level.json
+    "$bench_rss" generate "$size" "$level" "$event"
+    echo "bench: billed-like duration, $size MB $level, $runtime_iterations invocations" >&2
+    "$target_dir/release/examples/bench_runtime" "$target_dir/release/firehose-logs-processor" \
+      "$runtime_iterations" "$event" >>"$out/runtime.json"
+    rm -f "$event"
+  done
+done
+python3 - "$out" "$runtime_iterations" <<'EOF'
+import json, os, sys
+out, iterations = sys.argv[1:]
+rows = [json.loads(line) for line in open(os.path.join(out, "runtime.json"))]
+header = [
+    "Event MB (bytes/10^6)",
+    "Response bytes",
+    "Re-ingested records",
+    "Billed-like ms",
+    "Handler-only ms",
+    "Ratio",
+    "Minor faults / warm invocation (max)",
+    "Peak RSS MiB",
+    "Cold start ms",
+    "lambda_runtime's response path ms (avoided)",
+]
+lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+for r in rows:
+    size, level = r["event"].removeprefix("runtime-event-").removesuffix(".json").split("-")
+    lines.append("| " + " | ".join([
+        f"{size} MB {level} ({r['event_bytes'] / 1e6:.2f})",
+        f"{r['response_bytes']:,}",
+        f"{r['reingested_records_per_invocation']:.0f}",
+        f"{r['billed_ms']:.1f}",
+        f"{r['handler_ms']:.1f}",
+        f"{r['ratio']:.2f}",
+        f"{r['minor_faults_per_warm_invocation']} ({r['minor_faults_max']})",
+        f"{r['peak_rss_kb'] / 1024:.1f}",
+        f"{r['cold_start_ms']:.1f}",
+        f"{r['response_handoff_ms']:.1f}",
+    ]) + " |")
+notes = (
+    "\nBilled-like: the function binary (release) under testkit's Runtime API emulator "
+    "(TCP_NODELAY), from the event handed to its GET /next to the last byte of its response, "
+    f"median of {int(iterations) - 1} warm invocations. Handler-only: the same event parsed and "
+    "handed to Handler::handle in the benchmark's process (transform, re-ingestion, response). "
+    "Re-ingestion goes through the AWS SDK to the emulator's PutRecordBatch in both. Faults: "
+    "the function's minor page faults between two GET /next. Peak RSS: its VmHWM. Cold start: "
+    "process start to the first GET /next. Last column: what lambda_runtime's own response "
+    "path (RawValue checks, then serde_json's copy) would add, timed in process.\n"
+)
+table = "\n".join(lines) + "\n" + notes
 with open(os.path.join(out, "table.md"), "a") as f:
     f.write("\n" + table)
 print()
