@@ -13,7 +13,8 @@
 //! - minor page faults of each invocation: the function's `minflt` (from
 //!   `/proc/PID/stat`) between two consecutive `GET …/next`, so the whole cycle counts;
 //! - peak RSS: the function's `VmHWM` once the last invocation is over;
-//! - the share of the function's CPU time spent in the kernel.
+//! - the function's CPU time per invocation (user and kernel, from `/proc/PID/stat`), and
+//!   the kernel's share of it.
 //!
 //! Then, in this process, ITERATIONS times the same work without the runtime: the event
 //! parsed from its bytes, then [`Handler::handle`] (plan, re-ingestion through the AWS
@@ -84,6 +85,7 @@ fn main() {
             "minor_faults_max": function.faults_max,
             "peak_rss_kb": function.peak_rss_kb,
             "kernel_cpu_share": function.kernel_share,
+            "function_cpu_ms_per_invocation": function.cpu_ms_per_invocation,
         });
         println!("{report}");
     }
@@ -183,6 +185,7 @@ struct Function {
     faults_max: u64,
     peak_rss_kb: u64,
     kernel_share: f64,
+    cpu_ms_per_invocation: f64,
     reingested_records: u64,
     first_response: Vec<u8>,
 }
@@ -263,6 +266,8 @@ fn function(
         } else {
             0.0
         },
+        // Clock ticks are 10 ms (USER_HZ 100); averaged over every invocation.
+        cpu_ms_per_invocation: (user + system) * 10.0 / iterations as f64,
         reingested_records: api.puts().records.load(Ordering::Relaxed) - puts_before,
         first_response,
     }

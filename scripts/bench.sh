@@ -19,7 +19,7 @@
 #
 # Environment: ITERATIONS (default 100), SIZES (default "1 3 6"), LEVELS (default
 # "low high"), CRITERION_ARGS (default quick settings, about 40 s in all),
-# RUNTIME_ITERATIONS (default 50 invocations per event under the emulator).
+# RUNTIME_ITERATIONS (default 100 invocations per event under the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -194,7 +194,7 @@ print(table)
 EOF
 # What Lambda bills: the function binary under the Runtime API emulator, next to the same
 # work called in process (examples/bench_runtime.rs), on the same events.
-runtime_iterations=${RUNTIME_ITERATIONS:-50}
+runtime_iterations=${RUNTIME_ITERATIONS:-100}
 rm -f "$out/runtime.json"
 for size in $sizes; do
   for level in $levels; do
