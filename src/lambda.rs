@@ -42,11 +42,12 @@ pub struct FirehoseLayer<S> {
 
 impl<S> FirehoseLayer<S> {
     /// A layer answering through `handler`, shared with the runtime's own handler, and
-    /// posting to the Runtime API that `AWS_LAMBDA_RUNTIME_API` names.
-    pub fn new(handler: Rc<Mutex<Handler<S>>>) -> Self {
+    /// posting with `client` (`PooledClient::builder().build()` posts to the Runtime API
+    /// that `AWS_LAMBDA_RUNTIME_API` names, as the runtime's own client does).
+    pub fn new(handler: Rc<Mutex<Handler<S>>>, client: PooledClient) -> Self {
         Self {
             handler,
-            client: Rc::new(PooledClient::builder().build()),
+            client: Rc::new(client),
         }
     }
 }

@@ -9,6 +9,7 @@ use firehose_logs_processor::reingest::aws::AwsSink;
 use firehose_logs_processor::{Config, FirehoseRequest};
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+use lambda_runtime_api_client::PooledClient;
 use tokio::sync::Mutex;
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     // One invocation at a time per process; the handler keeps its buffers across them.
     let handler = Rc::new(Mutex::new(Handler::new(config, AwsSink::default())));
-    let layer = FirehoseLayer::new(Rc::clone(&handler));
+    let layer = FirehoseLayer::new(Rc::clone(&handler), PooledClient::builder().build());
     // The runtime's own path, for what the layer cannot read as a Firehose request: the
     // runtime deserializes it again and reports why it is not one.
     let fallback = service_fn(move |event: LambdaEvent<FirehoseRequest>| {

@@ -8,10 +8,19 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::rc::Rc;
+
 use bytes::Bytes;
+use firehose_logs_processor::handler::Handler;
+use firehose_logs_processor::lambda::FirehoseLayer;
+use firehose_logs_processor::reingest::{PutEntry, RecordSink, SinkError, Target};
 use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{service_fn, Context, LambdaInvocation};
+use lambda_runtime_api_client::{BoxError, PooledClient};
 use serde_json::Value;
 use testkit::runtime_api::{Invocation, Outcome, RuntimeApi};
+use tokio::sync::Mutex;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -160,4 +169,61 @@ fn what_does_not_fit_is_put_back_through_the_sdk_and_answered_dropped() {
         "the 6 MB budget leaves some of a full batch to re-ingest"
     );
     assert!(outcome.body.len() <= 6_000_000);
+}
+
+/// A sink that panics: a bug outside the per-record guard.
+struct PanickingSink;
+
+impl RecordSink for PanickingSink {
+    async fn put(
+        &self,
+        _target: &Target,
+        _entries: &[PutEntry<'_>],
+    ) -> Result<Vec<Option<String>>, SinkError> {
+        panic!("the sink broke")
+    }
+}
+
+/// What `lambda_runtime` would do with a panicking handler, the layer does: the
+/// invocation is answered with an error (Lambda retries the batch, Firehose keeps it),
+/// the invocation id is echoed, and the process goes on.
+#[tokio::test]
+async fn a_panic_outside_the_record_guard_is_the_invocations_error() {
+    let api = RuntimeApi::start().unwrap();
+    let client = PooledClient::builder()
+        .with_endpoint(format!("http://{}", api.addr()).parse().unwrap())
+        .build();
+    let handler = Handler::new(Config::default(), PanickingSink);
+    let layer = FirehoseLayer::new(Rc::new(Mutex::new(handler)), client);
+    let inner = service_fn(|_: LambdaInvocation| async {
+        Err::<(), BoxError>("the runtime's own path was not expected".into())
+    });
+    let mut service = layer.layer(inner);
+    let mut head = http::Response::new(());
+    head.headers_mut().insert(
+        "lambda-runtime-invocation-id",
+        "invocation-7".parse().unwrap(),
+    );
+    let mut context = Context::default();
+    context.request_id = "request-7".to_owned();
+    context.deadline = 300_000;
+    let invocation = LambdaInvocation {
+        parts: head.into_parts().0,
+        body: Bytes::from(event("large-batch.json")),
+        context,
+    };
+    service.call(invocation).await.unwrap();
+    let outcome = tokio::task::spawn_blocking(move || api.outcome(WAIT).unwrap())
+        .await
+        .unwrap();
+    assert!(!outcome.success);
+    assert_eq!(outcome.request_id, "request-7");
+    assert_eq!(outcome.invocation_id.as_deref(), Some("invocation-7"));
+    assert_eq!(outcome.error_type.as_deref(), Some("unhandled"));
+    let diagnostic: Value = serde_json::from_slice(&outcome.body).unwrap();
+    assert_eq!(diagnostic["errorType"], "Runtime.Panic");
+    assert_eq!(
+        diagnostic["errorMessage"],
+        "Lambda panicked: the sink broke"
+    );
 }
