@@ -18,7 +18,8 @@
 //!
 //! Then, in this process, ITERATIONS times the same work without the runtime: the event
 //! parsed from its bytes, then [`Handler::handle`] (plan, re-ingestion through the AWS
-//! SDK to the same emulator, finish, the EMF line), with the same configuration. The
+//! SDK to the same emulator, finish, the EMF line), with the same configuration and the
+//! same malloc settings. The
 //! function's first response must equal it byte for byte.
 //!
 //! Re-ingestion goes through the real SDK, in both cases, to the emulator's Firehose
@@ -32,6 +33,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use firehose_logs_processor::handler::{response_value, Handler};
+use firehose_logs_processor::lambda::keep_memory_across_invocations;
 use firehose_logs_processor::reingest::aws::AwsSink;
 use firehose_logs_processor::{Config, FirehoseRequest};
 use testkit::runtime_api::{Invocation, RuntimeApi};
@@ -53,6 +55,11 @@ fn main() {
     if iterations < 2 || events.is_empty() {
         usage();
     }
+    // The function's malloc settings, for the in-process side too.
+    assert!(
+        keep_memory_across_invocations(),
+        "malloc refused its thresholds"
+    );
     let api = RuntimeApi::start().expect("start the Runtime API emulator");
     // The same environment for the function and for this process's own handler.
     let environment = environment(&api);
@@ -157,7 +164,7 @@ fn in_process(body: &[u8], iterations: usize) -> InProcess {
     for _ in 0..iterations {
         let started = Instant::now();
         let request: FirehoseRequest = serde_json::from_slice(body).expect("a Firehose request");
-        let handled = runtime.block_on(handler.handle(&request, deadline_ms()));
+        let handled = runtime.block_on(handler.handle(request, deadline_ms()));
         std::hint::black_box(&handled.emf);
         seconds.push(started.elapsed().as_secs_f64());
         if response.is_empty() {

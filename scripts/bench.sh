@@ -217,6 +217,7 @@ header = [
     "Billed-like ms",
     "Handler-only ms",
     "Ratio",
+    "CPU ms",
     "Minor faults / warm invocation (max)",
     "Peak RSS MiB",
     "Cold start ms",
@@ -232,6 +233,7 @@ for r in rows:
         f"{r['billed_ms']:.1f}",
         f"{r['handler_ms']:.1f}",
         f"{r['ratio']:.2f}",
+        f"{r['function_cpu_ms_per_invocation']:.1f}",
         f"{r['minor_faults_per_warm_invocation']} ({r['minor_faults_max']})",
         f"{r['peak_rss_kb'] / 1024:.1f}",
         f"{r['cold_start_ms']:.1f}",
@@ -242,7 +244,8 @@ notes = (
     "(TCP_NODELAY), from the event handed to its GET /next to the last byte of its response, "
     f"median of {int(iterations) - 1} warm invocations. Handler-only: the same event parsed and "
     "handed to Handler::handle in the benchmark's process (transform, re-ingestion, response). "
-    "Re-ingestion goes through the AWS SDK to the emulator's PutRecordBatch in both. Faults: "
+    "Re-ingestion goes through the AWS SDK to the emulator's PutRecordBatch in both. CPU: the "
+    "function's user + system time per invocation (clock ticks over all invocations). Faults: "
     "the function's minor page faults between two GET /next. Peak RSS: its VmHWM. Cold start: "
     "process start to the first GET /next. Last column: what lambda_runtime's own response "
     "path (RawValue checks, then serde_json's copy) would add, timed in process.\n"

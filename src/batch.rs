@@ -63,7 +63,9 @@ enum AnswerKind {
 }
 
 /// Transforms batches, keeping its buffers from one invocation to the next so that a
-/// warm function does not allocate (and page-fault) its working memory again.
+/// warm function does not allocate (and page-fault) its working memory again; the
+/// response buffer alone is handed over ([`Processor::take_response`]) and reserved
+/// again, from the memory the allocator got back.
 ///
 /// Entries are written once, straight into the response as it will be when every
 /// re-ingested payload is put back (the usual case). Only when some are not is a second
@@ -150,7 +152,7 @@ impl Processor {
         };
         self.planned.clear();
         // A response never outgrows its budget: room for all of it at once, so that it is
-        // allocated once per process rather than regrown (and re-faulted) per invocation.
+        // never regrown (and re-faulted) while it is written.
         if self.config.response_budget_bytes <= MAX_RESERVED_RESPONSE_BYTES {
             self.planned.reserve(self.config.response_budget_bytes);
         }
@@ -304,7 +306,8 @@ impl Processor {
     }
 
     /// Writes the response for the request last given to [`Processor::plan`], now that
-    /// `report` says which of its `items` were put back.
+    /// `report` says which of its `items` were put back. Once per plan: the response
+    /// takes the plan's place.
     pub fn finish(
         &mut self,
         request: &FirehoseRequest,

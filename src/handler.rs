@@ -1,6 +1,6 @@
 //! One invocation, everything but the Lambda runtime's I/O: transform, put back what
-//! does not fit, write the response and the metrics line. `main.rs` only moves bytes
-//! between this and the runtime; the billed-duration benchmark calls it directly to
+//! does not fit, write the response and the metrics line. `lambda.rs` moves the bytes
+//! between this and the Runtime API; the billed-duration benchmark calls it directly to
 //! time the same work without the runtime.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,7 +26,7 @@ pub struct Handler<S> {
 #[derive(Debug)]
 pub struct Handled {
     /// The response, exactly as Firehose receives it: the processor's own buffer, handed
-    /// over so that the runtime sends it without another copy.
+    /// over so that it is posted without another copy.
     pub response: Vec<u8>,
     /// The EMF line to write to stdout, when there is one to write (see
     /// [`SelfSourcedHoldback`]).
@@ -44,8 +44,16 @@ impl<S: RecordSink> Handler<S> {
     }
 
     /// Handles one request; `deadline_ms` is the runtime's deadline (see [`remaining`]).
-    pub async fn handle(&mut self, request: &FirehoseRequest, deadline_ms: u64) -> Handled {
+    pub async fn handle(&mut self, mut request: FirehoseRequest, deadline_ms: u64) -> Handled {
+        let request = &mut request;
         let items = self.processor.plan(request);
+        // Planned: from here on only the records' ids are needed. Their payloads (up to
+        // 6 MB of base64) are freed now rather than held through the re-ingestion's puts,
+        // where the SDK's request bodies make the invocation's peak.
+        for record in &mut request.records {
+            record.data = String::new();
+        }
+        let request = &*request;
         let config = self.processor.config();
         let report = if items.is_empty() {
             ReingestReport::default()

@@ -4,16 +4,24 @@
 //!
 //! `lambda_runtime` answers with what its handler returns, serialized by serde_json: the
 //! response bytes would first become a `RawValue`, which checks them as UTF-8 and as JSON,
-//! and then be copied into the HTTP body. For a 6 MB response that is about 3 ms here,
-//! half of what transforming a 1 MB event costs, for checks the response cannot fail: it
-//! is JSON by construction and tested byte for byte. So this layer, which
+//! and then be copied into the HTTP body, 3 to 4 ms per 6 MB response on the benchmark
+//! machine (`BENCHMARKS.md`), for checks the response cannot fail: it is JSON by
+//! construction and tested byte for byte. So this layer, which
 //! [`lambda_runtime::Runtime::layer`] puts in front of the runtime's own service, takes
 //! each invocation's raw body, runs the [`Handler`] and posts the processor's buffer
-//! itself as the body, moved rather than copied, with the headers the runtime would send.
-//! A body that is not a Firehose request goes on to the runtime's own service, which
-//! reports it as it reports any event it cannot deserialize.
+//! itself as the body, moved rather than copied, to the same URI and with the same
+//! headers as the runtime (its `User-Agent`, the invocation id echoed), through a client
+//! of the runtime's own client crate. A body that is not exactly one Firehose request (or
+//! is one followed by other bytes, which the runtime's deserializer tolerates) goes on to
+//! the runtime's own service, which answers it as it always did.
+//!
+//! Where it differs from the runtime: a panic outside the per-record guard is reported
+//! with the error type `Runtime.Panic` rather than the runtime's Rust type name, and the
+//! layer's client is not rebuilt after a SnapStart restore (the template does not enable
+//! SnapStart).
 
 use std::future::Future;
+use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -100,26 +108,22 @@ where
         Box::pin(async move {
             let handled = AssertUnwindSafe(async {
                 let mut handler = handler.lock().await;
-                handler.handle(&request, deadline).await
+                let handled = handler.handle(request, deadline).await;
+                write_emf(handled.emf.as_deref());
+                handled.response
             })
             .catch_unwind()
             .await;
-            drop(request);
             let answer = match handled {
-                Ok(handled) => {
-                    if let Some(line) = handled.emf {
-                        println!("{line}");
-                    }
-                    build_request()
-                        .method("POST")
-                        .uri(format!(
-                            "/2018-06-01/runtime/invocation/{request_id}/response"
-                        ))
-                        .body(Body::from(handled.response))
-                }
+                Ok(response) => build_request()
+                    .method("POST")
+                    .uri(format!(
+                        "/2018-06-01/runtime/invocation/{request_id}/response"
+                    ))
+                    .body(Body::from(response)),
                 Err(panic) => {
                     let diagnostic = panic_diagnostic(panic.as_ref());
-                    tracing::error!(message = %diagnostic.error_message, "the handler panicked");
+                    tracing::error!(error = %diagnostic.error_message, "the handler panicked");
                     build_request()
                         .method("POST")
                         .uri(format!("/2018-06-01/runtime/invocation/{request_id}/error"))
@@ -128,13 +132,26 @@ where
                 }
             };
             let mut answer = answer?;
+            // Echoed as received; the service only compares it with what it sent.
             if let Some(id) = invocation_id {
                 answer.headers_mut().insert(INVOCATION_ID_HEADER, id);
             }
-            let status = client.call(answer).await?.status();
-            if !status.is_success() {
-                // As the runtime does: the invocation is lost to the service (timed out,
-                // or answered twice), the process goes on to the next one.
+            let status = match client.call(answer).await {
+                Ok(response) => response.status(),
+                Err(error) => {
+                    // As the runtime does: the process ends, and Lambda restarts it.
+                    tracing::error!(%error, "failed to send the answer to the Runtime API");
+                    return Err(error);
+                }
+            };
+            if status.as_u16() == 410 {
+                tracing::error!(
+                    %status,
+                    "the Runtime API refused the answer: the invocation timed out or was already answered"
+                );
+            } else if !status.is_success() {
+                // As the runtime does: that invocation is the service's to retry; the
+                // process goes on to the next one.
                 tracing::error!(%status, "the Runtime API refused the answer");
             }
             Ok(())
@@ -142,13 +159,45 @@ where
     }
 }
 
-/// What the runtime reports for a panicking handler.
+/// Writes the invocation's EMF line, when there is one, to stdout as its own line:
+/// CloudWatch extracts the metrics from it. A failed write loses that line, not the
+/// invocation.
+pub fn write_emf(line: Option<&str>) {
+    if let Some(line) = line {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    }
+}
+
+/// glibc's malloc serves blocks above its mmap threshold with fresh mappings and gives
+/// the top of the heap back once more than its trim threshold is free. Both start low
+/// (128 KiB) and only adapt after the fact, so a warm function would map, fault in and
+/// return its megabytes of request, response and re-ingestion buffers on many
+/// invocations (2,664 minor faults per invocation on the 6 MB event, `BENCHMARKS.md`).
+/// Fixed thresholds keep every block up to 32 MiB on the heap, and the heap's free top
+/// (up to 128 MiB) for the next invocation: peak RSS stays what one invocation needs.
+/// mimalloc, measured instead, was no faster and held twice the memory. Call it first in
+/// `main`; returns `false` if malloc refused a setting (nothing else changes then).
+pub fn keep_memory_across_invocations() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets two of malloc's parameters, before any other thread
+    // exists (the runtime is current-thread); an invalid value is refused with 0.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20) == 1
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    true
+}
+
+/// The error posted for a panicking handler: the runtime's message, a clearer type.
 fn panic_diagnostic(panic: &(dyn std::any::Any + Send)) -> Diagnostic {
     let message = panic
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned());
     Diagnostic {
+        // The runtime names the panic's Rust type here; this names what happened.
         error_type: "Runtime.Panic".to_owned(),
         error_message: match message {
             Some(text) => format!("Lambda panicked: {text}"),

@@ -17,7 +17,7 @@
 //! never shares a thread with what it measures in the calling process.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,7 +85,14 @@ enum Message {
 pub struct RuntimeApi {
     addr: SocketAddr,
     messages: std::sync::mpsc::Receiver<Message>,
-    puts: Arc<PutCounts>,
+    shared: Arc<Shared>,
+}
+
+/// What the caller and the server threads share.
+#[derive(Debug, Default)]
+struct Shared {
+    puts: PutCounts,
+    refuse_next: AtomicBool,
 }
 
 /// Why the emulator could not go on.
@@ -113,24 +120,33 @@ impl RuntimeApi {
             .set_nonblocking(true)
             .map_err(EmulatorError::Bind)?;
         let addr = listener.local_addr().map_err(EmulatorError::Bind)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(EmulatorError::Bind)?;
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(EmulatorError::Bind)?
+        };
         let (sender, messages) = std::sync::mpsc::channel();
-        let puts = Arc::new(PutCounts::default());
-        let counts = Arc::clone(&puts);
+        let shared = Arc::new(Shared::default());
+        let state = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("runtime-api".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a current-thread runtime builds");
-                runtime.block_on(serve(listener, sender, counts));
-            })
+            .spawn(move || runtime.block_on(serve(listener, sender, state)))
             .map_err(EmulatorError::Bind)?;
         Ok(Self {
             addr,
             messages,
-            puts,
+            shared,
         })
+    }
+
+    /// Answers the function's next `POST …/response` with `410 Gone`, as the service
+    /// does for an invocation that timed out or was already answered (the answer is
+    /// still passed on to [`RuntimeApi::outcome`]).
+    pub fn refuse_next_answer(&self) {
+        self.shared.refuse_next.store(true, Ordering::Relaxed);
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -140,7 +156,7 @@ impl RuntimeApi {
 
     /// The Firehose puts accepted so far.
     pub fn puts(&self) -> &PutCounts {
-        &self.puts
+        &self.shared.puts
     }
 
     /// Waits for the function's next `GET …/next`.
@@ -188,13 +204,10 @@ impl RuntimeApi {
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: tokio::net::TcpListener,
     sender: std::sync::mpsc::Sender<Message>,
-    puts: Arc<PutCounts>,
+    shared: Arc<Shared>,
 ) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
     // The blocking channel to the caller is fed from one task, in arrival order.
     let (to_caller, mut queue) = mpsc::unbounded_channel::<Message>();
     tokio::spawn(async move {
@@ -209,12 +222,14 @@ async fn serve(
         // As the Lambda service does: a response is never held back by Nagle.
         let _ = stream.set_nodelay(true);
         let to_caller = to_caller.clone();
-        let puts = Arc::clone(&puts);
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let to_caller = to_caller.clone();
-                let puts = Arc::clone(&puts);
-                async move { Ok::<_, std::convert::Infallible>(route(request, &to_caller, &puts).await) }
+                let shared = Arc::clone(&shared);
+                async move {
+                    Ok::<_, std::convert::Infallible>(route(request, &to_caller, &shared).await)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -230,7 +245,7 @@ const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 async fn route(
     request: Request<Incoming>,
     to_caller: &mpsc::UnboundedSender<Message>,
-    puts: &PutCounts,
+    shared: &Shared,
 ) -> Response<Full<Bytes>> {
     let arrived_at = Instant::now();
     let path = request.uri().path().to_owned();
@@ -293,7 +308,7 @@ async fn route(
     };
     if method == Method::POST {
         if let Some(target) = target {
-            return firehose(&target, &body, puts);
+            return firehose(&target, &body, &shared.puts);
         }
         let outcome = if path == INIT_ERROR {
             Some((String::new(), false))
@@ -315,6 +330,9 @@ async fn route(
                 invocation_id,
                 error_type,
             }));
+            if success && shared.refuse_next.swap(false, Ordering::Relaxed) {
+                return status(StatusCode::GONE, "invocation already answered or timed out");
+            }
             return status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
         }
     }

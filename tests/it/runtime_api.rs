@@ -55,6 +55,22 @@ fn start(api: &RuntimeApi) -> Function {
 }
 
 fn invoke(api: &RuntimeApi, request_id: &str, body: Vec<u8>) -> Outcome {
+    let invocation_id = format!("invocation-{request_id}");
+    let outcome = invoke_with(api, request_id, body, Some(&invocation_id));
+    assert_eq!(
+        outcome.invocation_id.as_deref(),
+        Some(invocation_id.as_str()),
+        "the answer echoes the invocation id"
+    );
+    outcome
+}
+
+fn invoke_with(
+    api: &RuntimeApi,
+    request_id: &str,
+    body: Vec<u8>,
+    invocation_id: Option<&str>,
+) -> Outcome {
     let waiting = api
         .next_request(WAIT)
         .expect("the function asks for an event");
@@ -64,17 +80,12 @@ fn invoke(api: &RuntimeApi, request_id: &str, body: Vec<u8>) -> Outcome {
             request_id: request_id.to_owned(),
             deadline_ms: 300_000,
             body: Bytes::from(body),
-            invocation_id: Some(format!("invocation-{request_id}")),
+            invocation_id: invocation_id.map(str::to_owned),
         },
     )
     .expect("the event is handed over");
     let outcome = api.outcome(WAIT).expect("the function answers");
     assert_eq!(outcome.request_id, request_id);
-    assert_eq!(
-        outcome.invocation_id.as_deref(),
-        Some(format!("invocation-{request_id}").as_str()),
-        "the answer echoes the invocation id"
-    );
     outcome
 }
 
@@ -142,6 +153,36 @@ fn what_is_not_a_firehose_request_gets_the_runtimes_error_and_the_next_one_is_an
     assert!(outcome.success);
 }
 
+/// Without an invocation id (older Runtime API versions send none) nothing is echoed;
+/// a request followed by other bytes, which the layer leaves to the runtime's own path,
+/// is answered there with the same bytes; an answer the service refuses (410: the
+/// invocation timed out or was already answered) does not stop the process.
+#[test]
+fn no_invocation_id_trailing_bytes_and_a_refused_answer() {
+    let api = RuntimeApi::start().unwrap();
+    let _function = start(&api);
+    let body = event("cloudwatch-data.json");
+    let expected = every_put_accepted(&body);
+
+    let outcome = invoke_with(&api, "no-id", body.clone(), None);
+    assert!(outcome.success);
+    assert_eq!(outcome.invocation_id, None);
+    assert_eq!(outcome.body.as_ref(), expected.as_slice());
+
+    let mut trailing = body.clone();
+    trailing.extend_from_slice(b"\n{\"more\":1}");
+    let outcome = invoke(&api, "trailing", trailing);
+    assert!(outcome.success, "{:?}", outcome.body);
+    assert_eq!(outcome.body.as_ref(), expected.as_slice());
+
+    api.refuse_next_answer();
+    let outcome = invoke(&api, "refused", body.clone());
+    assert!(outcome.success);
+    let outcome = invoke(&api, "after-refusal", body);
+    assert!(outcome.success);
+    assert_eq!(outcome.body.as_ref(), expected.as_slice());
+}
+
 #[test]
 fn what_does_not_fit_is_put_back_through_the_sdk_and_answered_dropped() {
     let api = RuntimeApi::start().unwrap();
@@ -184,9 +225,10 @@ impl RecordSink for PanickingSink {
     }
 }
 
-/// What `lambda_runtime` would do with a panicking handler, the layer does: the
-/// invocation is answered with an error (Lambda retries the batch, Firehose keeps it),
-/// the invocation id is echoed, and the process goes on.
+/// A panicking handler, as `lambda_runtime` would treat it: the invocation is answered
+/// with an error (Lambda retries the batch, Firehose keeps it), the invocation id is
+/// echoed, and the next invocation is answered. The error type is `Runtime.Panic` where
+/// the runtime would put the panic's Rust type name.
 #[tokio::test]
 async fn a_panic_outside_the_record_guard_is_the_invocations_error() {
     let api = RuntimeApi::start().unwrap();
@@ -213,7 +255,8 @@ async fn a_panic_outside_the_record_guard_is_the_invocations_error() {
         context,
     };
     service.call(invocation).await.unwrap();
-    let outcome = tokio::task::spawn_blocking(move || api.outcome(WAIT).unwrap())
+    // The emulator's channel blocks: waited on off the test's runtime, then given back.
+    let (outcome, api) = tokio::task::spawn_blocking(move || (api.outcome(WAIT).unwrap(), api))
         .await
         .unwrap();
     assert!(!outcome.success);
@@ -226,4 +269,24 @@ async fn a_panic_outside_the_record_guard_is_the_invocations_error() {
         diagnostic["errorMessage"],
         "Lambda panicked: the sink broke"
     );
+
+    // The handler is whole again for the next invocation (this one puts nothing back).
+    let mut context = Context::default();
+    context.request_id = "request-8".to_owned();
+    context.deadline = 300_000;
+    let body = event("cloudwatch-data.json");
+    let expected = every_put_accepted(&body);
+    let invocation = LambdaInvocation {
+        parts: http::Response::new(()).into_parts().0,
+        body: Bytes::from(body),
+        context,
+    };
+    service.call(invocation).await.unwrap();
+    let outcome = tokio::task::spawn_blocking(move || api.outcome(WAIT).unwrap())
+        .await
+        .unwrap();
+    assert!(outcome.success);
+    assert_eq!(outcome.request_id, "request-8");
+    assert_eq!(outcome.invocation_id, None);
+    assert_eq!(outcome.body.as_ref(), expected.as_slice());
 }
