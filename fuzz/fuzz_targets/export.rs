@@ -59,7 +59,9 @@ fuzz_target!(|data: &[u8]| {
     let options = ConvertOptions {
         layout: PartitionLayout::ALL[usize::from(header >> 1) % 4].0,
         parse_json_messages: header & 2 != 0,
-        object_bytes: 64 + usize::from(header),
+        // 64 B to 16 KiB: outputs cut every line or every few, and lines handed to the
+        // encoder one at a time or in blocks of up to ten (a block is an eighth of it).
+        object_bytes: 64 + 64 * usize::from(header),
         open_outputs: 1 + usize::from(header % 3),
         gzip_level: 1,
     };

@@ -412,7 +412,7 @@ fn check_ndjson(out: &[u8]) -> Vec<Map<String, Value>> {
 
 struct Run {
     record: FirehoseRecord,
-    options: RecordOptions,
+    options: RecordOptions<'static>,
     /// The generated message and its JSON, when the payload is an intact one.
     expected: Option<(Message, Value)>,
 }

@@ -51,9 +51,14 @@ impl Default for ConvertOptions {
     }
 }
 
-/// How far past `object_bytes` an output may run before it is cut: one line's
+/// How far past `object_bytes` an output may run before it is cut: one block's
 /// compressed bytes plus what the encoder flushes at once.
 const OUTPUT_SLACK_BYTES: usize = 256 << 10;
+
+/// Lines are gathered per output and handed to its encoder this many bytes at a time
+/// (at most an eighth of `object_bytes`, so that small outputs are still cut near it):
+/// one call per line spent 10-15% more time in the encoder.
+pub const WRITE_BLOCK_BYTES: usize = 64 << 10;
 
 /// One finished output object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +80,8 @@ struct OpenOutput {
     prefix: String,
     sequence: usize,
     encoder: GzEncoder<Vec<u8>>,
+    /// Lines not yet handed to the encoder, up to [`WRITE_BLOCK_BYTES`] and one line.
+    pending: Vec<u8>,
     events: u64,
     text_bytes: u64,
     last_written: u64,
@@ -88,7 +95,6 @@ pub struct Converter {
     /// `,"account":…,"log_group":…,"log_stream":…,"id":"<fingerprint>-`
     head: Vec<u8>,
     time: TimeFormatter,
-    line: Vec<u8>,
     open: Vec<OpenOutput>,
     /// Outputs already started per bucket, for the next one's sequence number.
     started: HashMap<i64, usize>,
@@ -114,7 +120,6 @@ impl Converter {
             options,
             head,
             time: TimeFormatter::default(),
-            line: Vec::new(),
             open: Vec::new(),
             started: HashMap::new(),
             ready: Vec::new(),
@@ -135,19 +140,24 @@ impl Converter {
         Ok(self.ready)
     }
 
-    fn write_line(&mut self, event: &ExportEvent<'_>) {
-        let line = &mut self.line;
-        line.clear();
+    /// Appends the event's line to `line`.
+    fn write_line(
+        time: &mut TimeFormatter,
+        head: &[u8],
+        options: &ConvertOptions,
+        event: &ExportEvent<'_>,
+        line: &mut Vec<u8>,
+    ) {
         line.extend_from_slice(b"{\"time\":\"");
-        self.time.write(event.time, line);
+        time.write(event.time, line);
         line.extend_from_slice(b"\",\"timestamp\":");
         line.extend_from_slice(itoa::Buffer::new().format(event.time.millis()).as_bytes());
-        line.extend_from_slice(&self.head);
+        line.extend_from_slice(head);
         line.extend_from_slice(itoa::Buffer::new().format(event.index).as_bytes());
         line.extend_from_slice(b"\",\"message\":");
         push_json_string(line, event.message);
         line.extend_from_slice(b",\"subscription_filters\":[]");
-        if self.options.parse_json_messages {
+        if options.parse_json_messages {
             push_message_json(line, event.message);
         }
         line.extend_from_slice(b"}\n");
@@ -160,9 +170,10 @@ impl Converter {
             output.prefix,
             self.source.output_name(output.sequence)
         );
-        let body = output
-            .encoder
-            .finish()
+        let mut encoder = output.encoder;
+        let body = encoder
+            .write_all(&output.pending)
+            .and_then(|()| encoder.finish())
             .map_err(|error| ExportError::Encode(key.clone(), error))?;
         self.ready.push(OutputObject {
             key,
@@ -211,6 +222,9 @@ impl Converter {
                 Vec::with_capacity(self.options.object_bytes + OUTPUT_SLACK_BYTES),
                 Compression::new(self.options.gzip_level),
             ),
+            pending: Vec::with_capacity(
+                WRITE_BLOCK_BYTES.min(self.options.object_bytes / 8) + (4 << 10),
+            ),
             events: 0,
             text_bytes: 0,
             last_written: 0,
@@ -221,19 +235,30 @@ impl Converter {
 
 impl EventSink for Converter {
     fn event(&mut self, event: ExportEvent<'_>) -> Result<(), ExportError> {
-        self.write_line(&event);
         let slot = self.output_for(&event)?;
         self.events += 1;
         let clock = self.events;
         let output = &mut self.open[slot];
         output.last_written = clock;
         output.events += 1;
-        output.text_bytes += self.line.len() as u64;
+        let before = output.pending.len();
+        Self::write_line(
+            &mut self.time,
+            &self.head,
+            &self.options,
+            &event,
+            &mut output.pending,
+        );
+        output.text_bytes += (output.pending.len() - before) as u64;
+        if output.pending.len() < WRITE_BLOCK_BYTES.min(self.options.object_bytes / 8) {
+            return Ok(());
+        }
         // Writing into a Vec cannot fail; the error is still carried, not dropped.
-        if let Err(error) = output.encoder.write_all(&self.line) {
+        if let Err(error) = output.encoder.write_all(&output.pending) {
             let key = output.prefix.clone();
             return Err(ExportError::Encode(key, error));
         }
+        output.pending.clear();
         if output.encoder.get_ref().len() >= self.options.object_bytes {
             self.close(slot)?;
         }
@@ -347,6 +372,39 @@ mod tests {
                 "{keys:?}"
             );
         }
+    }
+
+    #[test]
+    fn lines_gathered_in_blocks_are_the_lines_written_one_by_one() {
+        // Long enough for several 64 KiB blocks in one output, with messages that need
+        // escaping and lines of every length around the block edge.
+        let mut text = String::new();
+        for index in 0..3000 {
+            let padding = "x\"\\é\t".repeat(index % 97);
+            text.push_str(&format!(
+                "2026-11-22T06:{:02}:00.000Z event {index} {padding}\n",
+                index / 60
+            ));
+        }
+        let all_lines = |object_bytes| {
+            let options = ConvertOptions {
+                object_bytes,
+                ..ConvertOptions::default()
+            };
+            let outputs = convert(&text, options);
+            let text: String = outputs
+                .iter()
+                .map(|output| testkit_gunzip(&output.body))
+                .collect();
+            (outputs.len(), text)
+        };
+        let (whole, in_blocks) = all_lines(1 << 30);
+        let (cut, one_by_one) = all_lines(64);
+        assert_eq!(whole, 1);
+        assert!(cut > 100, "{cut}");
+        assert!(in_blocks.len() > 4 * WRITE_BLOCK_BYTES);
+        assert_eq!(in_blocks, one_by_one);
+        assert_eq!(in_blocks.lines().count(), 3000);
     }
 
     #[test]
