@@ -59,9 +59,10 @@ fuzz_target!(|data: &[u8]| {
     let options = ConvertOptions {
         layout: PartitionLayout::ALL[usize::from(header >> 1) % 4].0,
         parse_json_messages: header & 2 != 0,
-        // 64 B to 16 KiB: outputs cut every line or every few, and lines handed to the
-        // encoder one at a time or in blocks of up to ten (a block is an eighth of it).
-        object_bytes: 64 + 64 * usize::from(header),
+        // 64 B to 16 KiB, from the last byte (the header's bits choose the rest): outputs
+        // cut every line or every few, and lines handed to the encoder one at a time or
+        // in blocks of up to ten (a block is an eighth of it).
+        object_bytes: 64 + 64 * usize::from(data[data.len() - 1]),
         open_outputs: 1 + usize::from(header % 3),
         gzip_level: 1,
     };
@@ -89,6 +90,7 @@ fuzz_target!(|data: &[u8]| {
             lines += 1;
         }
         assert_eq!(output.events as usize, text.lines().count());
+        assert_eq!(output.text_bytes as usize, text.len(), "text_bytes counted");
     }
     assert_eq!(lines, events, "events lost or duplicated");
     if gzip_it {
