@@ -254,7 +254,7 @@ impl EventSink for Converter {
             &mut output.pending,
         );
         output.text_bytes += (output.pending.len() - before) as u64;
-        if output.pending.len() < WRITE_BLOCK_BYTES.min(self.options.object_bytes / 8) {
+        if output.pending.len() < block_bytes(&self.options) {
             return Ok(());
         }
         // Writing into a Vec cannot fail; the error is still carried, not dropped.
@@ -274,9 +274,14 @@ impl EventSink for Converter {
     }
 }
 
+/// How many bytes of lines an output gathers before handing them to its encoder.
+fn block_bytes(options: &ConvertOptions) -> usize {
+    WRITE_BLOCK_BYTES.min(options.object_bytes / 8)
+}
+
 /// A block buffer's capacity: one block and room for the line that ends it.
 fn block_capacity(options: &ConvertOptions) -> usize {
-    WRITE_BLOCK_BYTES.min(options.object_bytes / 8) + (4 << 10)
+    block_bytes(options) + (4 << 10)
 }
 
 /// Appends `,"message_json":{…}` when the message is a JSON object (leading and trailing

@@ -6,9 +6,11 @@
 //! [`convert_object`] over an [`ObjectStore`]; only [`s3`] knows the AWS SDK, and the
 //! `export-converter` binary is the Lambda glue.
 //!
-//! Nothing is written for an object that cannot be read completely: a first pass reads
-//! it through (gunzip, lines, timestamps, UTF-8) without writing, and only then a second
-//! pass, of the same version, writes the outputs as they fill.
+//! Nothing is seen of an object that cannot be read completely: the object is read once,
+//! and each output is staged as it fills (written where no reader sees it: an S3
+//! multipart upload not yet completed). Only once the whole object has read (gunzip,
+//! lines, timestamps, UTF-8) are the outputs published; otherwise they are discarded,
+//! and what a dead invocation leaves staged, the bucket's lifecycle rule removes.
 
 pub mod config;
 pub mod convert;
@@ -22,6 +24,7 @@ use std::future::Future;
 use std::io::Write;
 
 use flate2::write::MultiGzDecoder;
+use futures_util::{stream, StreamExt};
 
 pub use config::ExportConfig;
 pub use convert::{ConvertOptions, Converter, OutputObject};
@@ -74,25 +77,41 @@ pub enum ExportError {
 }
 
 /// Where export objects are read and outputs written: S3, or a test double.
+///
+/// Outputs are written in two steps: staged, where no reader sees them, then published
+/// under their key (or discarded), so that what a query can see is only ever the whole
+/// of an object's outputs.
 pub trait ObjectStore {
     /// An object's body, read in chunks.
     type Body: ObjectBody;
+    /// An output written but not yet visible.
+    type Staged;
 
-    /// Opens `key`; with `if_match`, only that version (ETag). Returns the body and the
-    /// object's ETag.
-    fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> impl Future<Output = Result<(Self::Body, Option<String>), StoreError>>;
+    /// Opens `key`.
+    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Self::Body, StoreError>>;
 
-    /// Writes an output object.
-    fn put(
+    /// Writes an output object where no reader sees it yet.
+    fn stage(
         &self,
         bucket: &str,
         key: &str,
         body: Vec<u8>,
+    ) -> impl Future<Output = Result<Self::Staged, StoreError>>;
+
+    /// Makes a staged output visible under its key.
+    fn publish(
+        &self,
+        bucket: &str,
+        key: &str,
+        staged: &Self::Staged,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Drops a staged output.
+    fn discard(
+        &self,
+        bucket: &str,
+        key: &str,
+        staged: Self::Staged,
     ) -> impl Future<Output = Result<(), StoreError>>;
 }
 
@@ -117,17 +136,13 @@ pub struct ObjectReport {
     pub keys: Vec<String>,
 }
 
-/// Counts events and nothing else: the first pass.
-#[derive(Debug, Default)]
-struct Check;
-
-impl EventSink for Check {
-    fn event(&mut self, _event: ExportEvent<'_>) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
+/// Outputs published (or discarded) at once: each is one request.
+const CONCURRENT_PUBLISHES: usize = 8;
 
 /// Converts one export object in `bucket`, writing its outputs to the same bucket.
+///
+/// The outputs become visible only once the whole object has read; when it does not,
+/// they are discarded and the error says why.
 pub async fn convert_object<S: ObjectStore>(
     store: &S,
     bucket: &str,
@@ -135,29 +150,35 @@ pub async fn convert_object<S: ObjectStore>(
     key: &str,
     options: ConvertOptions,
 ) -> Result<ObjectReport, ExportError> {
-    // Pass 1: the whole object must read before anything is written.
-    let (mut body, etag) = store
-        .get(bucket, key, None)
-        .await
-        .map_err(ExportError::Read)?;
-    let mut check = MultiGzDecoder::new(Splitter::new(Check));
-    while let Some(chunk) = body.next_chunk().await.map_err(ExportError::Read)? {
-        check.write_all(&chunk).map_err(lines::export_error)?;
+    let mut staged = Vec::new();
+    match convert_staged(store, bucket, source, key, options, &mut staged).await {
+        Ok(report) => {
+            publish_all(store, bucket, staged).await?;
+            Ok(report)
+        }
+        Err(error) => {
+            discard_all(store, bucket, staged).await;
+            Err(error)
+        }
     }
-    check.try_finish().map_err(lines::export_error)?;
-    let (_, checked_events) = check.finish().map_err(lines::export_error)?.finish()?;
+}
 
-    // Pass 2: the same version, written as outputs fill.
-    let (mut body, _) = store
-        .get(bucket, key, etag.as_deref())
-        .await
-        .map_err(ExportError::Read)?;
+/// Reads the object once, staging each output as it fills.
+async fn convert_staged<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    source: ExportObject,
+    key: &str,
+    options: ConvertOptions,
+    staged: &mut Vec<(String, S::Staged)>,
+) -> Result<ObjectReport, ExportError> {
+    let mut body = store.get(bucket, key).await.map_err(ExportError::Read)?;
     let mut report = ObjectReport::default();
     let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
     while let Some(chunk) = body.next_chunk().await.map_err(ExportError::Read)? {
         decoder.write_all(&chunk).map_err(lines::export_error)?;
         for output in decoder.get_mut().sink_mut().take_ready() {
-            write_output(store, bucket, output, &mut report).await?;
+            stage_output(store, bucket, output, &mut report, staged).await?;
         }
     }
     decoder.try_finish().map_err(lines::export_error)?;
@@ -165,24 +186,18 @@ pub async fn convert_object<S: ObjectStore>(
     report.text_bytes = splitter.bytes();
     let (converter, events) = splitter.finish()?;
     for output in converter.finish()? {
-        write_output(store, bucket, output, &mut report).await?;
+        stage_output(store, bucket, output, &mut report, staged).await?;
     }
     report.events = events;
-    if events != checked_events {
-        // The ETag pins the version, so this means the store broke its promise.
-        return Err(ExportError::Read(
-            format!("the object changed between passes: {checked_events} then {events} events")
-                .into(),
-        ));
-    }
     Ok(report)
 }
 
-async fn write_output<S: ObjectStore>(
+async fn stage_output<S: ObjectStore>(
     store: &S,
     bucket: &str,
     output: OutputObject,
     report: &mut ObjectReport,
+    staged: &mut Vec<(String, S::Staged)>,
 ) -> Result<(), ExportError> {
     let OutputObject {
         key,
@@ -190,8 +205,8 @@ async fn write_output<S: ObjectStore>(
         events: _,
         text_bytes,
     } = output;
-    store
-        .put(bucket, &key, body)
+    let output = store
+        .stage(bucket, &key, body)
         .await
         .map_err(|source| ExportError::Write {
             key: key.clone(),
@@ -199,6 +214,56 @@ async fn write_output<S: ObjectStore>(
         })?;
     report.outputs += 1;
     report.output_text_bytes += text_bytes;
-    report.keys.push(key);
+    report.keys.push(key.clone());
+    staged.push((key, output));
     Ok(())
+}
+
+/// Publishes every staged output; the first refusal is the error. The others are still
+/// published (a retry writes the same keys with the same bytes), and one refused is
+/// discarded.
+async fn publish_all<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    staged: Vec<(String, S::Staged)>,
+) -> Result<(), ExportError> {
+    let mut results = stream::iter(staged)
+        .map(|(key, output)| async move {
+            match store.publish(bucket, &key, &output).await {
+                Ok(()) => Ok(()),
+                Err(source) => {
+                    discard_one(store, bucket, &key, output).await;
+                    Err(ExportError::Write { key, source })
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENT_PUBLISHES);
+    let mut first_error = None;
+    while let Some(result) = results.next().await {
+        if let Err(error) = result {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Discards every staged output.
+async fn discard_all<S: ObjectStore>(store: &S, bucket: &str, staged: Vec<(String, S::Staged)>) {
+    stream::iter(staged)
+        .for_each_concurrent(CONCURRENT_PUBLISHES, |(key, output)| async move {
+            discard_one(store, bucket, &key, output).await;
+        })
+        .await;
+}
+
+/// Discards a staged output. One that cannot be is logged: no reader sees it, and the
+/// bucket's lifecycle rule removes it.
+async fn discard_one<S: ObjectStore>(store: &S, bucket: &str, key: &str, output: S::Staged) {
+    if let Err(error) = store.discard(bucket, key, output).await {
+        tracing::warn!(
+            key,
+            error = %error,
+            "a staged output was not discarded; the bucket's lifecycle rule removes it"
+        );
+    }
 }

@@ -1,9 +1,12 @@
 //! The S3 side of the converter: reading export objects in chunks and writing outputs,
-//! through the AWS SDK. The client is created on first use from the standard
+//! through the AWS SDK. An output is staged as a multipart upload of one part, which no
+//! reader sees until it is completed (published) and which an abort discards. The client is created on first use from the standard
 //! configuration chain, which honours `AWS_ENDPOINT_URL` and `AWS_REGION`.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
 use tokio::sync::OnceCell;
 
 use super::{ObjectBody, ObjectStore, StoreError};
@@ -58,45 +61,110 @@ impl ObjectBody for S3Body {
     }
 }
 
+/// An output uploaded as the one part of a multipart upload not yet completed.
+#[derive(Debug)]
+pub struct S3Staged {
+    upload_id: String,
+    part: CompletedPart,
+}
+
 impl ObjectStore for S3Store {
     type Body = S3Body;
+    type Staged = S3Staged;
 
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<(S3Body, Option<String>), StoreError> {
+    async fn get(&self, bucket: &str, key: &str) -> Result<S3Body, StoreError> {
         let output = self
             .client()
             .await
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_if_match(if_match.map(str::to_owned))
             .send()
             .await
             .map_err(sdk_error)?;
-        let etag = output.e_tag().map(str::to_owned);
-        Ok((S3Body(output.body), etag))
+        Ok(S3Body(output.body))
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        let mut request = self
-            .client()
-            .await
-            .put_object()
+    async fn stage(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<S3Staged, StoreError> {
+        let client = self.client().await;
+        let mut create = client
+            .create_multipart_upload()
             .bucket(bucket)
             .key(key)
             .content_type("application/x-ndjson")
-            .body(ByteStream::from(body));
+            .checksum_algorithm(ChecksumAlgorithm::Crc32);
         if let Some(key_arn) = &self.kms_key_arn {
-            request = request
+            create = create
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .ssekms_key_id(key_arn)
                 .bucket_key_enabled(true);
         }
-        request.send().await.map_err(sdk_error)?;
+        let created = create.send().await.map_err(sdk_error)?;
+        let upload_id = created
+            .upload_id()
+            .ok_or("CreateMultipartUpload answered without an upload id")?
+            .to_owned();
+        let uploaded = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(1)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        let uploaded = match uploaded {
+            Ok(uploaded) => uploaded,
+            Err(error) => {
+                let error = sdk_error(error);
+                // Not left to the lifecycle rule when it can be helped.
+                let _ = self.abort(bucket, key, &upload_id).await;
+                return Err(error);
+            }
+        };
+        let part = CompletedPart::builder()
+            .part_number(1)
+            .set_e_tag(uploaded.e_tag().map(str::to_owned))
+            .set_checksum_crc32(uploaded.checksum_crc32().map(str::to_owned))
+            .build();
+        Ok(S3Staged { upload_id, part })
+    }
+
+    async fn publish(&self, bucket: &str, key: &str, staged: &S3Staged) -> Result<(), StoreError> {
+        self.client()
+            .await
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&staged.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(staged.part.clone())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn discard(&self, bucket: &str, key: &str, staged: S3Staged) -> Result<(), StoreError> {
+        self.abort(bucket, key, &staged.upload_id).await
+    }
+}
+
+impl S3Store {
+    async fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.client()
+            .await
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 }

@@ -3,7 +3,10 @@
 on every created object (invoked with `cargo lambda invoke export-converter`, S3
 notification and EventBridge shapes alike), and talks to moto through the real AWS SDK.
 Every event must be found exactly once in the output objects, with the right fields and
-partition prefixes; a second run must leave the same objects.
+partition prefixes, encrypted with the configured KMS key; a second run must leave the
+same objects. Outputs are staged as multipart uploads and published at the end: none may
+be left incomplete, and a truncated object that staged outputs before its end must have
+them aborted, leaving nothing under logs/.
 
 moto's export writer differs from the service (a fresh id as task folder, milliseconds
 written as .000, local time: the server runs with TZ=UTC): objects in the service's
@@ -93,15 +96,18 @@ class ExportEndToEnd(unittest.TestCase):
                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PAGER": "",
                        **CREDENTIALS}
-        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
-        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
-            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
-                            "PARTITION_LAYOUT": "account-source-hour", **CREDENTIALS})
         session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
                                 aws_secret_access_key="testing")
         cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
         cls.cwlogs = session.client("logs", endpoint_url=cls.endpoint)
+        cls.kms = session.client("kms", endpoint_url=cls.endpoint)
         cls.s3.create_bucket(Bucket=BUCKET)
+        cls.key_arn = cls.kms.create_key(Description="history outputs")["KeyMetadata"]["Arn"]
+        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
+        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
+            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+                            "PARTITION_LAYOUT": "account-source-hour",
+                            "OUTPUT_KMS_KEY_ARN": cls.key_arn, **CREDENTIALS})
 
     @classmethod
     def tearDownClass(cls):
@@ -109,7 +115,7 @@ class ExportEndToEnd(unittest.TestCase):
         cls.moto.terminate()
         cls.moto.wait(timeout=30)
         cls.moto_log.close()
-        for client in (cls.s3, cls.cwlogs):
+        for client in (cls.s3, cls.cwlogs, cls.kms):
             client.close()
         cls.logs.cleanup()
 
@@ -186,9 +192,15 @@ class ExportEndToEnd(unittest.TestCase):
                            Body=b"Permission Check Successful")
         good = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000000.gz"
         self.s3.put_object(Bucket=BUCKET, Key=good, Body=gzip.compress(FIXTURE_TEXT.encode()))
+        # Six hours of events, cut short: the hours read before the cut close their
+        # outputs (two are open at most), which are staged before the end fails. Random
+        # text keeps the object large enough to arrive in many chunks.
         truncated = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000001.gz"
-        body = gzip.compress(FIXTURE_TEXT.encode() * 50)
-        self.s3.put_object(Bucket=BUCKET, Key=truncated, Body=body[: len(body) // 2])
+        text = "".join(f"2026-11-21T{hour:02}:{minute:02}:{second:02}.000Z request "
+                       f"{os.urandom(24).hex()}\n"
+                       for hour in range(6) for minute in range(60) for second in range(10))
+        body = gzip.compress(text.encode())
+        self.s3.put_object(Bucket=BUCKET, Key=truncated, Body=body[: len(body) * 9 // 10])
         return good, truncated
 
     def expected(self):
@@ -227,6 +239,11 @@ class ExportEndToEnd(unittest.TestCase):
                           f"dt={line['time'][:10]}/hour={line['time'][11:13]}/export-")
                 self.assertTrue(key.startswith(prefix), f"{key} vs {prefix}")
         self.assertEqual(sorted(got), self.expected(), "every event exactly once")
+        for key in first:
+            head = self.s3.head_object(Bucket=BUCKET, Key=key)
+            self.assertEqual(head["ServerSideEncryption"], "aws:kms", key)
+            self.assertEqual(head["SSEKMSKeyId"], self.key_arn, key)
+        self.assertEqual(self.incomplete_uploads(), [], "every staged output is published")
         ids = [line["id"] for _, lines in first.values() for line in lines]
         self.assertEqual(len(ids), len(set(ids)), "ids are unique")
 
@@ -234,15 +251,31 @@ class ExportEndToEnd(unittest.TestCase):
         convert_all()
         self.assertEqual(self.outputs(), first)
 
-        # A truncated object fails the invocation and writes nothing.
+        # A truncated object fails the invocation and leaves nothing: the outputs it
+        # staged before the cut are aborted (moto saw the aborts), none is published.
         before = self.keys("logs/")
+        aborts = self.aborted_uploads()
         error = self.invoke(self.notification(truncated), expect_error=True)
         self.assertIn("not converted", error)
         self.assertEqual(self.keys("logs/"), before)
+        self.assertGreaterEqual(self.aborted_uploads() - aborts, 3, "hours staged, then aborted")
+        self.assertEqual(self.incomplete_uploads(), [], "nothing left staged")
         with open(self.watch_log, encoding="utf-8", errors="replace") as log:
             text = log.read()
         self.assertIn("gzip stream is corrupt or truncated", text)
         self.assertIn("object left alone", text)
+        self.assertNotIn("was not discarded", text)
+
+    def incomplete_uploads(self):
+        return [upload["Key"] for upload in
+                self.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+
+    def aborted_uploads(self):
+        """AbortMultipartUpload requests moto has answered with 204."""
+        self.moto_log.flush()
+        with open(self.moto_log.name, encoding="utf-8", errors="replace") as log:
+            return sum(1 for line in log if '"DELETE /' in line and "uploadId=" in line
+                       and '" 204 ' in line)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 //! exactly once; a second run writes the same objects; an object that does not read
 //! completely writes nothing.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use firehose_logs_processor::export::key::destination_prefix;
@@ -13,12 +13,19 @@ use firehose_logs_processor::export::{
 use firehose_logs_processor::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
 
-/// Objects in memory, served in small chunks; puts can be made to fail.
+/// Objects in memory, served in small chunks; outputs are staged apart from the objects
+/// until published. Staging can be made to fail, and publishing after so many outputs.
 #[derive(Default)]
 struct MemoryStore {
     objects: RefCell<BTreeMap<String, Vec<u8>>>,
-    gets: RefCell<Vec<(String, Option<String>)>>,
-    fail_puts: bool,
+    /// Staged outputs by staging id: key and body, unseen by readers.
+    staged: RefCell<BTreeMap<u64, (String, Vec<u8>)>>,
+    stages: Cell<u64>,
+    gets: Cell<u64>,
+    fail_stages: bool,
+    /// Publishes refused once this many have succeeded.
+    fail_publish_after: Cell<Option<u64>>,
+    publishes: Cell<u64>,
 }
 
 struct MemoryBody(Vec<u8>, usize);
@@ -37,32 +44,57 @@ impl ObjectBody for MemoryBody {
 
 impl ObjectStore for MemoryStore {
     type Body = MemoryBody;
+    type Staged = u64;
 
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<(MemoryBody, Option<String>), StoreError> {
-        self.gets
-            .borrow_mut()
-            .push((key.to_owned(), if_match.map(str::to_owned)));
+    async fn get(&self, bucket: &str, key: &str) -> Result<MemoryBody, StoreError> {
+        self.gets.set(self.gets.get() + 1);
         let body = self
             .objects
             .borrow()
             .get(&format!("{bucket}/{key}"))
             .cloned()
             .ok_or("NoSuchKey")?;
-        Ok((MemoryBody(body, 0), Some("\"etag-1\"".to_owned())))
+        Ok(MemoryBody(body, 0))
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        if self.fail_puts {
+    async fn stage(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<u64, StoreError> {
+        if self.fail_stages {
             return Err("AccessDenied".into());
         }
-        self.objects
+        let id = self.stages.get();
+        self.stages.set(id + 1);
+        self.staged
             .borrow_mut()
-            .insert(format!("{bucket}/{key}"), body);
+            .insert(id, (format!("{bucket}/{key}"), body));
+        Ok(id)
+    }
+
+    async fn publish(&self, bucket: &str, key: &str, staged: &u64) -> Result<(), StoreError> {
+        if self
+            .fail_publish_after
+            .get()
+            .is_some_and(|after| self.publishes.get() >= after)
+        {
+            return Err("SlowDown".into());
+        }
+        let (staged_key, body) = self
+            .staged
+            .borrow_mut()
+            .remove(staged)
+            .ok_or("NoSuchUpload")?;
+        assert_eq!(staged_key, format!("{bucket}/{key}"));
+        self.objects.borrow_mut().insert(staged_key, body);
+        self.publishes.set(self.publishes.get() + 1);
+        Ok(())
+    }
+
+    async fn discard(&self, bucket: &str, key: &str, staged: u64) -> Result<(), StoreError> {
+        let (staged_key, _) = self
+            .staged
+            .borrow_mut()
+            .remove(&staged)
+            .ok_or("NoSuchUpload")?;
+        assert_eq!(staged_key, format!("{bucket}/{key}"));
         Ok(())
     }
 }
@@ -147,8 +179,8 @@ fn every_event_lands_once_in_its_partition() {
     let key = source_key("2026-11-21-[$LATEST]cb2c7d0c", "000000.gz");
     store.add(&key, testkit::gzip(export_text(&EVENTS).as_bytes()));
     assert_eq!(run(&store, &key, ConvertOptions::default()).unwrap(), 6);
-    // Pass 2 read the version pass 1 read.
-    assert_eq!(store.gets.borrow()[1].1.as_deref(), Some("\"etag-1\""));
+    assert_eq!(store.gets.get(), 1, "the object is read once");
+    assert!(store.staged.borrow().is_empty(), "every output published");
 
     let got = lines(&store.outputs());
     assert_eq!(got.len(), EVENTS.len());
@@ -241,7 +273,7 @@ fn an_export_of_no_events_writes_nothing() {
 #[test]
 fn a_refused_write_fails_the_object() {
     let store = MemoryStore {
-        fail_puts: true,
+        fail_stages: true,
         ..MemoryStore::default()
     };
     let key = source_key("s", "000000.gz");
@@ -251,8 +283,8 @@ fn a_refused_write_fails_the_object() {
     assert!(firehose_logs_processor::batch::error_chain(&error).contains("AccessDenied"));
 }
 
-#[test]
-fn large_objects_are_cut_and_nothing_is_lost() {
+/// Three days of events, 40 an hour: the text and its event count.
+fn three_days() -> (String, u64) {
     let mut text = String::new();
     let mut count = 0;
     for day in 1..=3 {
@@ -266,14 +298,79 @@ fn large_objects_are_cut_and_nothing_is_lost() {
             }
         }
     }
+    (text, count)
+}
+
+/// Small outputs, so that an object of [`three_days`] stages many.
+const SMALL_OUTPUTS: ConvertOptions = ConvertOptions {
+    layout: PartitionLayout::AccountSourceHour,
+    parse_json_messages: false,
+    object_bytes: 4096,
+    open_outputs: 2,
+    gzip_level: 1,
+};
+
+#[test]
+fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
+    let (text, _) = three_days();
+    let gzipped = testkit::gzip(text.as_bytes());
+    let mut late_bad_utf8 = text.clone().into_bytes();
+    late_bad_utf8.extend_from_slice(b"2026-11-04T00:00:00.000Z \xff\n");
+    for (body, expected) in [
+        (gzipped[..gzipped.len() - 9].to_vec(), "gzip"),
+        (testkit::gzip(&late_bad_utf8), "UTF-8"),
+    ] {
+        let store = MemoryStore::default();
+        let key = source_key("s", "000000.gz");
+        store.add(&key, body);
+        let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+        let chain = firehose_logs_processor::batch::error_chain(&error);
+        assert!(chain.contains(expected), "{expected}: {chain}");
+        assert!(store.stages.get() > 20, "{expected}: outputs were staged");
+        assert!(store.outputs().is_empty(), "{expected}: an output was seen");
+        assert!(
+            store.staged.borrow().is_empty(),
+            "{expected}: a staged output was not discarded"
+        );
+    }
+}
+
+#[test]
+fn a_refused_publish_fails_the_object_and_a_retry_completes_it() {
+    let (text, count) = three_days();
+    let key = source_key("s", "000000.gz");
+    let clean = MemoryStore::default();
+    clean.add(&key, testkit::gzip(text.as_bytes()));
+    assert_eq!(run(&clean, &key, SMALL_OUTPUTS).unwrap(), count);
+
+    let store = MemoryStore::default();
+    store.add(&key, testkit::gzip(text.as_bytes()));
+    store.fail_publish_after.set(Some(5));
+    let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+    assert!(matches!(error, ExportError::Write { .. }), "{error}");
+    assert!(firehose_logs_processor::batch::error_chain(&error).contains("SlowDown"));
+    assert_eq!(store.outputs().len(), 5, "the outputs published stay");
+    assert!(
+        store.staged.borrow().is_empty(),
+        "the refused ones are discarded"
+    );
+
+    // The retry (S3 redelivers, or the on-failure destination's replay) completes it.
+    store.fail_publish_after.set(None);
+    assert_eq!(run(&store, &key, SMALL_OUTPUTS).unwrap(), count);
+    assert_eq!(store.outputs(), clean.outputs());
+}
+
+#[test]
+fn large_objects_are_cut_and_nothing_is_lost() {
+    let (text, count) = three_days();
     for (layout, _) in PartitionLayout::ALL {
         let store = MemoryStore::default();
         let key = source_key("s", "000000.gz");
         store.add(&key, testkit::gzip(text.as_bytes()));
         let options = ConvertOptions {
             layout,
-            object_bytes: 4096,
-            ..ConvertOptions::default()
+            ..SMALL_OUTPUTS
         };
         assert_eq!(run(&store, &key, options).unwrap(), count);
         let got = lines(&store.outputs());

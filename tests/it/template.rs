@@ -1199,6 +1199,37 @@ fn converter_grants(template: &Value) -> Vec<(String, Vec<String>)> {
     grants
 }
 
+/// The converter stages outputs as multipart uploads: what an invocation that dies before
+/// publishing or discarding them leaves, the bucket's lifecycle rule removes.
+#[test]
+fn incomplete_uploads_are_removed_by_the_buckets_lifecycle() {
+    let template = template();
+    let rules = get(
+        properties(&template, "LogBucket"),
+        &["LifecycleConfiguration", "Rules"],
+    );
+    let Value::Sequence(rules) = rules else {
+        panic!("lifecycle rules are a list: {rules:?}");
+    };
+    let abort = rules
+        .iter()
+        .find(|rule| rule.get("AbortIncompleteMultipartUpload").is_some())
+        .expect("a rule aborts incomplete multipart uploads");
+    assert_eq!(as_str(get(abort, &["Status"])), "Enabled");
+    assert!(
+        abort.get("Prefix").is_none() && abort.get("TagFilters").is_none(),
+        "the rule covers the whole bucket, logs/ included: {abort:?}"
+    );
+    let days = get(
+        abort,
+        &["AbortIncompleteMultipartUpload", "DaysAfterInitiation"],
+    );
+    assert!(
+        days.as_u64().is_some_and(|days| (1..=7).contains(&days)),
+        "{days:?}"
+    );
+}
+
 #[test]
 fn converter_reads_exports_writes_logs_and_nothing_else_in_the_bucket() {
     use firehose_logs_processor::export::config::ENV_VARS as EXPORT_ENV_VARS;
@@ -1236,8 +1267,12 @@ fn converter_reads_exports_writes_logs_and_nothing_else_in_the_bucket() {
                 "s3:PutObject",
                 format!("${{LogBucket.Arn}}/{KIND_LOGS}/*").as_str()
             ),
+            (
+                "s3:AbortMultipartUpload",
+                format!("${{LogBucket.Arn}}/{KIND_LOGS}/*").as_str()
+            ),
         ],
-        "exactly: read the exports, write the logs"
+        "exactly: read the exports, write (stage, publish, discard) the logs"
     );
     for (resource, actions) in &grants {
         for action in actions {
