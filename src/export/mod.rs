@@ -25,6 +25,7 @@ use std::io::Write;
 
 use flate2::write::MultiGzDecoder;
 use futures_util::{stream, StreamExt};
+use tokio::sync::mpsc;
 
 pub use config::ExportConfig;
 pub use convert::{ConvertOptions, Converter, OutputObject};
@@ -74,6 +75,9 @@ pub enum ExportError {
     /// Reading the object failed.
     #[error("reading the object failed")]
     Read(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The conversion's thread stopped without an answer.
+    #[error("the conversion stopped: {0}")]
+    Stopped(String),
 }
 
 /// Where export objects are read and outputs written: S3, or a test double.
@@ -163,7 +167,15 @@ pub async fn convert_object<S: ObjectStore>(
     }
 }
 
+/// Chunks of the object read ahead of the conversion.
+const CHUNKS_AHEAD: usize = 2;
+
 /// Reads the object once, staging each output as it fills.
+///
+/// The conversion (gunzip, lines, NDJSON, gzip) runs on a thread of its own, so that the
+/// reads of the object and the uploads of the outputs go on while it works instead of
+/// between its steps: three parts joined by bounded channels, which keep memory flat (two
+/// chunks read ahead, and one finished output in its upload: the next waits for it).
 async fn convert_staged<S: ObjectStore>(
     store: &S,
     bucket: &str,
@@ -173,23 +185,77 @@ async fn convert_staged<S: ObjectStore>(
     staged: &mut Vec<(String, S::Staged)>,
 ) -> Result<ObjectReport, ExportError> {
     let mut body = store.get(bucket, key).await.map_err(ExportError::Read)?;
+    let (chunks, chunks_in) = mpsc::channel::<bytes::Bytes>(CHUNKS_AHEAD);
+    let (outputs_out, outputs) = mpsc::channel::<OutputObject>(1);
+    let (uploaded, uploaded_in) = mpsc::channel::<()>(1);
+    let conversion = tokio::task::spawn_blocking(move || {
+        convert_chunks(source, options, chunks_in, outputs_out, uploaded_in)
+    });
+    let read = async move {
+        while let Some(chunk) = body.next_chunk().await.map_err(ExportError::Read)? {
+            if chunks.send(chunk).await.is_err() {
+                break; // The conversion stopped; its error says why.
+            }
+        }
+        Ok::<(), ExportError>(())
+    };
     let mut report = ObjectReport::default();
+    let upload = async {
+        // Owned, so that a failed upload closes the channel and stops the conversion.
+        let (mut outputs, uploaded) = (outputs, uploaded);
+        while let Some(output) = outputs.recv().await {
+            stage_output(store, bucket, output, &mut report, staged).await?;
+            // The conversion waits for this before it hands over the next output.
+            let _ = uploaded.send(()).await;
+        }
+        Ok::<(), ExportError>(())
+    };
+    let (read, upload, converted) = tokio::join!(read, upload, conversion);
+    // The first cause: a failed read ends the input early (the conversion then sees a
+    // short object), and a failed upload stops the conversion.
+    read?;
+    upload?;
+    let (text_bytes, events) =
+        converted.map_err(|error| ExportError::Stopped(error.to_string()))??;
+    report.text_bytes = text_bytes;
+    report.events = events;
+    Ok(report)
+}
+
+/// The conversion's thread: chunks of the object in, finished outputs out, one at a time
+/// (each once the one before is uploaded). Returns the export text's bytes and events.
+fn convert_chunks(
+    source: ExportObject,
+    options: ConvertOptions,
+    mut chunks: mpsc::Receiver<bytes::Bytes>,
+    outputs: mpsc::Sender<OutputObject>,
+    mut uploaded: mpsc::Receiver<()>,
+) -> Result<(u64, u64), ExportError> {
+    let stopped = || ExportError::Stopped("an output could not be written".to_owned());
+    let mut in_upload = false;
+    let mut send = |output| {
+        if in_upload {
+            uploaded.blocking_recv().ok_or_else(stopped)?;
+        }
+        outputs.blocking_send(output).map_err(|_| stopped())?;
+        in_upload = true;
+        Ok::<(), ExportError>(())
+    };
     let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
-    while let Some(chunk) = body.next_chunk().await.map_err(ExportError::Read)? {
+    while let Some(chunk) = chunks.blocking_recv() {
         decoder.write_all(&chunk).map_err(lines::export_error)?;
         for output in decoder.get_mut().sink_mut().take_ready() {
-            stage_output(store, bucket, output, &mut report, staged).await?;
+            send(output)?;
         }
     }
     decoder.try_finish().map_err(lines::export_error)?;
     let splitter = decoder.finish().map_err(lines::export_error)?;
-    report.text_bytes = splitter.bytes();
+    let text_bytes = splitter.bytes();
     let (converter, events) = splitter.finish()?;
     for output in converter.finish()? {
-        stage_output(store, bucket, output, &mut report, staged).await?;
+        send(output)?;
     }
-    report.events = events;
-    Ok(report)
+    Ok((text_bytes, events))
 }
 
 async fn stage_output<S: ObjectStore>(

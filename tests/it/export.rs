@@ -22,16 +22,22 @@ struct MemoryStore {
     staged: RefCell<BTreeMap<u64, (String, Vec<u8>)>>,
     stages: Cell<u64>,
     gets: Cell<u64>,
-    fail_stages: bool,
+    /// Stages refused once this many have succeeded.
+    fail_stages_after: Cell<Option<u64>>,
+    /// Reads fail after this many chunks.
+    fail_reads_after: Option<usize>,
     /// Publishes refused once this many have succeeded.
     fail_publish_after: Cell<Option<u64>>,
     publishes: Cell<u64>,
 }
 
-struct MemoryBody(Vec<u8>, usize);
+struct MemoryBody(Vec<u8>, usize, Option<usize>);
 
 impl ObjectBody for MemoryBody {
     async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, StoreError> {
+        if self.2.is_some_and(|chunks| self.1 >= chunks * 777) {
+            return Err("connection reset by peer".into());
+        }
         if self.1 >= self.0.len() {
             return Ok(None);
         }
@@ -54,14 +60,18 @@ impl ObjectStore for MemoryStore {
             .get(&format!("{bucket}/{key}"))
             .cloned()
             .ok_or("NoSuchKey")?;
-        Ok(MemoryBody(body, 0))
+        Ok(MemoryBody(body, 0, self.fail_reads_after))
     }
 
     async fn stage(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<u64, StoreError> {
-        if self.fail_stages {
+        let id = self.stages.get();
+        if self
+            .fail_stages_after
+            .get()
+            .is_some_and(|after| self.staged_ever() >= after)
+        {
             return Err("AccessDenied".into());
         }
-        let id = self.stages.get();
         self.stages.set(id + 1);
         self.staged
             .borrow_mut()
@@ -100,6 +110,11 @@ impl ObjectStore for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Outputs staged so far, whether since published, discarded or not.
+    fn staged_ever(&self) -> u64 {
+        self.stages.get()
+    }
+
     fn add(&self, key: &str, body: Vec<u8>) {
         self.objects
             .borrow_mut()
@@ -272,10 +287,8 @@ fn an_export_of_no_events_writes_nothing() {
 
 #[test]
 fn a_refused_write_fails_the_object() {
-    let store = MemoryStore {
-        fail_stages: true,
-        ..MemoryStore::default()
-    };
+    let store = MemoryStore::default();
+    store.fail_stages_after.set(Some(0));
     let key = source_key("s", "000000.gz");
     store.add(&key, testkit::gzip(export_text(&EVENTS).as_bytes()));
     let error = run(&store, &key, ConvertOptions::default()).unwrap_err();
@@ -332,6 +345,44 @@ fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
             store.staged.borrow().is_empty(),
             "{expected}: a staged output was not discarded"
         );
+    }
+}
+
+/// The conversion runs on its own thread, joined to the reads and the uploads by bounded
+/// channels: a failure on either side must stop the other, not hang, and leave nothing.
+#[test]
+fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly() {
+    let (text, _) = three_days();
+    let key = source_key("s", "000000.gz");
+    for after in [0, 1, 7, 30] {
+        let store = MemoryStore::default();
+        store.add(&key, testkit::gzip(text.as_bytes()));
+        store.fail_stages_after.set(Some(after));
+        let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+        assert!(
+            matches!(error, ExportError::Write { .. }),
+            "{after}: {error}"
+        );
+        assert!(firehose_logs_processor::batch::error_chain(&error).contains("AccessDenied"));
+        assert_eq!(store.stages.get(), after, "no stage after the refusal");
+        assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
+    }
+    let body = testkit::gzip(text.as_bytes());
+    let last_chunk = (body.len() - 1) / 777;
+    assert!(last_chunk > 20, "the object is read in many chunks");
+    for chunks in [0, 1, last_chunk / 2, last_chunk] {
+        let store = MemoryStore {
+            fail_reads_after: Some(chunks),
+            ..MemoryStore::default()
+        };
+        store.add(&key, body.clone());
+        let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+        let chain = firehose_logs_processor::batch::error_chain(&error);
+        assert!(
+            matches!(error, ExportError::Read(_)) && chain.contains("connection reset"),
+            "{chunks}: the read's error, not the short object's: {chain}"
+        );
+        assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
     }
 }
 
