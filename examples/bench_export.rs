@@ -230,6 +230,7 @@ fn run<F: Fn() -> Source>(store: &BenchStore<F>) -> firehose_logs_processor::exp
             object,
             &key,
             ConvertOptions::default(),
+            None,
         ))
         .expect("generated exports convert")
 }
@@ -306,7 +307,11 @@ fn process_cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct it is given; a zeroed rusage is a valid one.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        assert_eq!(
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage),
+            0,
+            "getrusage"
+        );
         usage
     };
     let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;

@@ -1,12 +1,13 @@
 //! Lambda glue for the export converter: read the configuration once, then convert every
 //! export object an S3 "Object Created" event announces.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use firehose_logs_processor::batch::error_chain;
 use firehose_logs_processor::export::event::created_objects;
 use firehose_logs_processor::export::s3::S3Store;
 use firehose_logs_processor::export::{convert_object, ExportConfig, ExportMetrics, ExportObject};
+use firehose_logs_processor::handler::remaining;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -17,14 +18,21 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::new(config.output_kms_key_arn.clone());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (config, store) = (&config, &store);
-        async move { handle(config, store, event.payload).await }
+        // The invocation's end, as the Runtime API gives it (or the local emulator).
+        let deadline = Instant::now() + remaining(event.context.deadline, Duration::ZERO);
+        async move { handle(config, store, event.payload, deadline).await }
     }))
     .await
 }
 
 /// Converts every announced object; fails the invocation when any could not be converted
 /// completely, so that the event is retried and, past the retries, kept.
-async fn handle(config: &ExportConfig, store: &S3Store, event: Value) -> Result<Value, Error> {
+async fn handle(
+    config: &ExportConfig,
+    store: &S3Store,
+    event: Value,
+    deadline: Instant,
+) -> Result<Value, Error> {
     let started = Instant::now();
     let objects = created_objects(&event)?;
     let mut metrics = ExportMetrics::default();
@@ -40,7 +48,7 @@ async fn handle(config: &ExportConfig, store: &S3Store, event: Value) -> Result<
                 continue;
             }
         };
-        match convert_object(store, bucket, source, key, config.convert).await {
+        match convert_object(store, bucket, source, key, config.convert, Some(deadline)).await {
             Ok(report) => {
                 metrics.objects_converted += 1;
                 metrics.events += report.events;

@@ -22,6 +22,7 @@ pub mod s3;
 
 use std::future::Future;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use flate2::write::MultiGzDecoder;
 use futures_util::{stream, StreamExt};
@@ -78,13 +79,29 @@ pub enum ExportError {
     /// The conversion's thread stopped without an answer.
     #[error("the conversion stopped: {0}")]
     Stopped(String),
+    /// Converted, but too close to the invocation's end to publish the outputs safely:
+    /// they were discarded rather than left half published.
+    #[error(
+        "{outputs} outputs converted but not published: {left_ms} ms left, {needed_ms} ms \
+         needed to publish them safely; give the converter more memory \
+         (ExportConverterMemoryMB, and so more CPU) or export shorter time ranges"
+    )]
+    OutOfTime {
+        /// Outputs staged.
+        outputs: usize,
+        /// Time left in the invocation.
+        left_ms: u128,
+        /// Time kept for publishing them.
+        needed_ms: u128,
+    },
 }
 
 /// Where export objects are read and outputs written: S3, or a test double.
 ///
 /// Outputs are written in two steps: staged, where no reader sees them, then published
-/// under their key (or discarded), so that what a query can see is only ever the whole
-/// of an object's outputs.
+/// under their key (or discarded), so that nothing of an object that did not read
+/// completely is ever seen. Publishing is one request per output, so it is not atomic: a
+/// refused or interrupted publish leaves some outputs seen, which a retry completes.
 pub trait ObjectStore {
     /// An object's body, read in chunks.
     type Body: ObjectBody;
@@ -143,19 +160,48 @@ pub struct ObjectReport {
 /// Outputs published (or discarded) at once: each is one request.
 const CONCURRENT_PUBLISHES: usize = 8;
 
+/// Time kept for each round of [`CONCURRENT_PUBLISHES`] completions before publishing: a
+/// pessimistic request time (a completion usually takes a tenth of it).
+pub const PUBLISH_ROUND: Duration = Duration::from_millis(500);
+
+/// Time kept besides, for the discards and the invocation's answer.
+pub const PUBLISH_MARGIN: Duration = Duration::from_secs(10);
+
 /// Converts one export object in `bucket`, writing its outputs to the same bucket.
 ///
 /// The outputs become visible only once the whole object has read; when it does not,
-/// they are discarded and the error says why.
+/// they are discarded and the error says why. With a `deadline` (the invocation's end),
+/// they are published only if the time left covers [`PUBLISH_ROUND`] per round of
+/// completions and [`PUBLISH_MARGIN`]; otherwise they are discarded too, since an
+/// invocation that ends while publishing leaves part of an object seen, and its retry,
+/// taking as long, would end the same way.
 pub async fn convert_object<S: ObjectStore>(
     store: &S,
     bucket: &str,
     source: ExportObject,
     key: &str,
     options: ConvertOptions,
+    deadline: Option<Instant>,
 ) -> Result<ObjectReport, ExportError> {
     let mut staged = Vec::new();
-    match convert_staged(store, bucket, source, key, options, &mut staged).await {
+    let converted = convert_staged(store, bucket, source, key, options, &mut staged).await;
+    let converted = converted.and_then(|report| {
+        let Some(deadline) = deadline else {
+            return Ok(report);
+        };
+        let rounds = staged.len().div_ceil(CONCURRENT_PUBLISHES) as u32;
+        let needed = PUBLISH_ROUND * rounds + PUBLISH_MARGIN;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < needed {
+            return Err(ExportError::OutOfTime {
+                outputs: staged.len(),
+                left_ms: left.as_millis(),
+                needed_ms: needed.as_millis(),
+            });
+        }
+        Ok(report)
+    });
+    match converted {
         Ok(report) => {
             publish_all(store, bucket, staged).await?;
             Ok(report)
@@ -167,15 +213,16 @@ pub async fn convert_object<S: ObjectStore>(
     }
 }
 
-/// Chunks of the object read ahead of the conversion.
+/// Chunks of the object read ahead of the conversion (besides the one the reader holds
+/// and the one being converted).
 const CHUNKS_AHEAD: usize = 2;
 
 /// Reads the object once, staging each output as it fills.
 ///
 /// The conversion (gunzip, lines, NDJSON, gzip) runs on a thread of its own, so that the
 /// reads of the object and the uploads of the outputs go on while it works instead of
-/// between its steps: three parts joined by bounded channels, which keep memory flat (two
-/// chunks read ahead, and one finished output in its upload: the next waits for it).
+/// between its steps: three parts joined by bounded channels, which keep memory flat (a
+/// few chunks read ahead, and one finished output in its upload: the next waits for it).
 async fn convert_staged<S: ObjectStore>(
     store: &S,
     bucket: &str,
@@ -185,19 +232,22 @@ async fn convert_staged<S: ObjectStore>(
     staged: &mut Vec<(String, S::Staged)>,
 ) -> Result<ObjectReport, ExportError> {
     let mut body = store.get(bucket, key).await.map_err(ExportError::Read)?;
-    let (chunks, chunks_in) = mpsc::channel::<bytes::Bytes>(CHUNKS_AHEAD);
+    // `None` marks the object's end, so that a read cut short is not taken for one.
+    let (chunks, chunks_in) = mpsc::channel::<Option<bytes::Bytes>>(CHUNKS_AHEAD);
     let (outputs_out, outputs) = mpsc::channel::<OutputObject>(1);
     let (uploaded, uploaded_in) = mpsc::channel::<()>(1);
     let conversion = tokio::task::spawn_blocking(move || {
         convert_chunks(source, options, chunks_in, outputs_out, uploaded_in)
     });
     let read = async move {
-        while let Some(chunk) = body.next_chunk().await.map_err(ExportError::Read)? {
-            if chunks.send(chunk).await.is_err() {
-                break; // The conversion stopped; its error says why.
+        loop {
+            let chunk = body.next_chunk().await.map_err(ExportError::Read)?;
+            let end = chunk.is_none();
+            if chunks.send(chunk).await.is_err() || end {
+                // At the end, or the conversion stopped (its error says why).
+                return Ok::<(), ExportError>(());
             }
         }
-        Ok::<(), ExportError>(())
     };
     let mut report = ObjectReport::default();
     let upload = async {
@@ -211,8 +261,8 @@ async fn convert_staged<S: ObjectStore>(
         Ok::<(), ExportError>(())
     };
     let (read, upload, converted) = tokio::join!(read, upload, conversion);
-    // The first cause: a failed read ends the input early (the conversion then sees a
-    // short object), and a failed upload stops the conversion.
+    // The first cause, as a rule: a failed read or upload stops the conversion. (A read
+    // that fails while the conversion fails on the data is reported as the read's.)
     read?;
     upload?;
     let (text_bytes, events) =
@@ -227,7 +277,7 @@ async fn convert_staged<S: ObjectStore>(
 fn convert_chunks(
     source: ExportObject,
     options: ConvertOptions,
-    mut chunks: mpsc::Receiver<bytes::Bytes>,
+    mut chunks: mpsc::Receiver<Option<bytes::Bytes>>,
     outputs: mpsc::Sender<OutputObject>,
     mut uploaded: mpsc::Receiver<()>,
 ) -> Result<(u64, u64), ExportError> {
@@ -242,7 +292,15 @@ fn convert_chunks(
         Ok::<(), ExportError>(())
     };
     let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
-    while let Some(chunk) = chunks.blocking_recv() {
+    loop {
+        let chunk = match chunks.blocking_recv() {
+            Some(Some(chunk)) => chunk,
+            Some(None) => break,
+            None => return Err(ExportError::Stopped("the read stopped".to_owned())),
+        };
+        if outputs.is_closed() {
+            return Err(stopped()); // The uploads stopped: no use converting on.
+        }
         decoder.write_all(&chunk).map_err(lines::export_error)?;
         for output in decoder.get_mut().sink_mut().take_ready() {
             send(output)?;

@@ -1,11 +1,13 @@
 //! The S3 side of the converter: reading export objects in chunks and writing outputs,
 //! through the AWS SDK. An output is staged as a multipart upload of one part, which no
-//! reader sees until it is completed (published) and which an abort discards. The client is created on first use from the standard
-//! configuration chain, which honours `AWS_ENDPOINT_URL` and `AWS_REGION`.
+//! reader sees until it is completed (published) and which an abort discards; it carries
+//! a full-object CRC-32, computed here, which S3 checks on upload and readers on
+//! download. The client is created on first use from the standard configuration chain,
+//! which honours `AWS_ENDPOINT_URL` and `AWS_REGION`.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
 };
 use tokio::sync::OnceCell;
 
@@ -66,6 +68,8 @@ impl ObjectBody for S3Body {
 pub struct S3Staged {
     upload_id: String,
     part: CompletedPart,
+    /// The part's CRC-32, and so the object's (base64).
+    crc32: String,
 }
 
 impl ObjectStore for S3Store {
@@ -92,7 +96,8 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .content_type("application/x-ndjson")
-            .checksum_algorithm(ChecksumAlgorithm::Crc32);
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_type(ChecksumType::FullObject);
         if let Some(key_arn) = &self.kms_key_arn {
             create = create
                 .server_side_encryption(ServerSideEncryption::AwsKms)
@@ -104,13 +109,15 @@ impl ObjectStore for S3Store {
             .upload_id()
             .ok_or("CreateMultipartUpload answered without an upload id")?
             .to_owned();
+        // One part: its CRC-32 is the whole object's.
+        let crc32 = base64_simd::STANDARD.encode_to_string(crc32fast::hash(&body).to_be_bytes());
         let uploaded = client
             .upload_part()
             .bucket(bucket)
             .key(key)
             .upload_id(&upload_id)
             .part_number(1)
-            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_crc32(&crc32)
             .body(ByteStream::from(body))
             .send()
             .await;
@@ -119,16 +126,26 @@ impl ObjectStore for S3Store {
             Err(error) => {
                 let error = sdk_error(error);
                 // Not left to the lifecycle rule when it can be helped.
-                let _ = self.abort(bucket, key, &upload_id).await;
+                if let Err(abort) = self.abort(bucket, key, &upload_id).await {
+                    tracing::warn!(
+                        key,
+                        error = %abort,
+                        "a staged output was not discarded; the bucket's lifecycle rule removes it"
+                    );
+                }
                 return Err(error);
             }
         };
         let part = CompletedPart::builder()
             .part_number(1)
             .set_e_tag(uploaded.e_tag().map(str::to_owned))
-            .set_checksum_crc32(uploaded.checksum_crc32().map(str::to_owned))
+            .checksum_crc32(&crc32)
             .build();
-        Ok(S3Staged { upload_id, part })
+        Ok(S3Staged {
+            upload_id,
+            part,
+            crc32,
+        })
     }
 
     async fn publish(&self, bucket: &str, key: &str, staged: &S3Staged) -> Result<(), StoreError> {
@@ -138,6 +155,8 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .upload_id(&staged.upload_id)
+            .checksum_crc32(&staged.crc32)
+            .checksum_type(ChecksumType::FullObject)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .parts(staged.part.clone())

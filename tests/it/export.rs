@@ -5,10 +5,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use firehose_logs_processor::export::key::destination_prefix;
 use firehose_logs_processor::export::{
     convert_object, ConvertOptions, ExportError, ExportObject, ObjectBody, ObjectStore, StoreError,
+    PUBLISH_MARGIN, PUBLISH_ROUND,
 };
 use firehose_logs_processor::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
@@ -21,6 +23,8 @@ struct MemoryStore {
     /// Staged outputs by staging id: key and body, unseen by readers.
     staged: RefCell<BTreeMap<u64, (String, Vec<u8>)>>,
     stages: Cell<u64>,
+    /// Stages asked for, refused ones included.
+    stage_attempts: Cell<u64>,
     gets: Cell<u64>,
     /// Stages refused once this many have succeeded.
     fail_stages_after: Cell<Option<u64>>,
@@ -64,6 +68,9 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn stage(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<u64, StoreError> {
+        self.stage_attempts.set(self.stage_attempts.get() + 1);
+        // An upload takes a while: the conversion goes on meanwhile.
+        tokio::task::yield_now().await;
         let id = self.stages.get();
         if self
             .fail_stages_after
@@ -150,12 +157,23 @@ fn source_key(stream: &str, chunk: &str) -> String {
 }
 
 fn run(store: &MemoryStore, key: &str, options: ConvertOptions) -> Result<u64, ExportError> {
+    run_until(store, key, options, None)
+}
+
+fn run_until(
+    store: &MemoryStore,
+    key: &str,
+    options: ConvertOptions,
+    deadline: Option<Instant>,
+) -> Result<u64, ExportError> {
     let source = ExportObject::parse(key, "exports").expect("key follows the convention");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     runtime
-        .block_on(convert_object(store, "bucket", source, key, options))
+        .block_on(convert_object(
+            store, "bucket", source, key, options, deadline,
+        ))
         .map(|report| report.events)
 }
 
@@ -354,7 +372,13 @@ fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
 fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly() {
     let (text, _) = three_days();
     let key = source_key("s", "000000.gz");
-    for after in [0, 1, 7, 30] {
+    let clean = MemoryStore::default();
+    clean.add(&key, testkit::gzip(text.as_bytes()));
+    run(&clean, &key, SMALL_OUTPUTS).unwrap();
+    let total = clean.stages.get();
+    assert!(total > 40, "many outputs: {total}");
+    // Refused at the first, early, midway, and at the last (staged after the end).
+    for after in [0, 1, 7, total / 2, total - 1] {
         let store = MemoryStore::default();
         store.add(&key, testkit::gzip(text.as_bytes()));
         store.fail_stages_after.set(Some(after));
@@ -364,7 +388,12 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
             "{after}: {error}"
         );
         assert!(firehose_logs_processor::batch::error_chain(&error).contains("AccessDenied"));
-        assert_eq!(store.stages.get(), after, "no stage after the refusal");
+        assert_eq!(store.stages.get(), after);
+        assert_eq!(
+            store.stage_attempts.get(),
+            after + 1,
+            "no stage asked for after the refusal"
+        );
         assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
     }
     let body = testkit::gzip(text.as_bytes());
@@ -382,8 +411,43 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
             matches!(error, ExportError::Read(_)) && chain.contains("connection reset"),
             "{chunks}: the read's error, not the short object's: {chain}"
         );
+        if chunks >= last_chunk / 2 {
+            assert!(
+                store.stages.get() > 0,
+                "{chunks}: outputs staged before the cut"
+            );
+        }
         assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
     }
+}
+
+/// Publishing is one request per output: too close to the invocation's end, the outputs
+/// are discarded, not left half published by a timeout.
+#[test]
+fn too_little_time_left_to_publish_discards_rather_than_half_publishes() {
+    let (text, count) = three_days();
+    let key = source_key("s", "000000.gz");
+    let store = MemoryStore::default();
+    store.add(&key, testkit::gzip(text.as_bytes()));
+    // Enough for the conversion, far too little for the outputs' publishing.
+    let deadline = Instant::now() + PUBLISH_MARGIN + PUBLISH_ROUND;
+    let error = run_until(&store, &key, SMALL_OUTPUTS, Some(deadline)).unwrap_err();
+    assert!(
+        matches!(error, ExportError::OutOfTime { outputs, .. } if outputs as u64 == store.stages.get()),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("ExportConverterMemoryMB"),
+        "{error}"
+    );
+    assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
+
+    let roomy = Instant::now() + std::time::Duration::from_secs(3600);
+    assert_eq!(
+        run_until(&store, &key, SMALL_OUTPUTS, Some(roomy)).unwrap(),
+        count
+    );
+    assert!(!store.outputs().is_empty() && store.staged.borrow().is_empty());
 }
 
 #[test]
