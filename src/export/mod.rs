@@ -87,12 +87,22 @@ pub enum ExportError {
          (ExportConverterMemoryMB, and so more CPU) or export shorter time ranges"
     )]
     OutOfTime {
-        /// Outputs staged.
+        /// Outputs staged, or about to be.
         outputs: usize,
         /// Time left in the invocation.
         left_ms: u128,
         /// Time kept for publishing them.
         needed_ms: u128,
+    },
+    /// Publishing outlived the time kept for it (S3 slow or retrying): some outputs may
+    /// be seen; a retry completes them.
+    #[error(
+        "publishing {outputs} outputs did not finish in the time kept for it: some may be \
+         seen, a retry completes them"
+    )]
+    PublishTimedOut {
+        /// Outputs being published.
+        outputs: usize,
     },
 }
 
@@ -171,10 +181,12 @@ pub const PUBLISH_MARGIN: Duration = Duration::from_secs(10);
 ///
 /// The outputs become visible only once the whole object has read; when it does not,
 /// they are discarded and the error says why. With a `deadline` (the invocation's end),
-/// they are published only if the time left covers [`PUBLISH_ROUND`] per round of
-/// completions and [`PUBLISH_MARGIN`]; otherwise they are discarded too, since an
-/// invocation that ends while publishing leaves part of an object seen, and its retry,
-/// taking as long, would end the same way.
+/// each output is staged, and the outputs published, only while the time left covers
+/// [`PUBLISH_ROUND`] per round of completions and [`PUBLISH_MARGIN`]; otherwise they are
+/// discarded too ([`ExportError::OutOfTime`]), since an invocation that ends while
+/// publishing leaves part of an object seen, and its retry, taking as long, would end the
+/// same way. Publishing that outlives its time anyway is given up half a margin before
+/// the deadline, so that the error is still logged and counted.
 pub async fn convert_object<S: ObjectStore>(
     store: &S,
     bucket: &str,
@@ -184,33 +196,76 @@ pub async fn convert_object<S: ObjectStore>(
     deadline: Option<Instant>,
 ) -> Result<ObjectReport, ExportError> {
     let mut staged = Vec::new();
-    let converted = convert_staged(store, bucket, source, key, options, &mut staged).await;
+    let converted =
+        convert_staged(store, bucket, source, key, options, deadline, &mut staged).await;
     let converted = converted.and_then(|report| {
-        let Some(deadline) = deadline else {
-            return Ok(report);
-        };
-        let rounds = staged.len().div_ceil(CONCURRENT_PUBLISHES) as u32;
-        let needed = PUBLISH_ROUND * rounds + PUBLISH_MARGIN;
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left < needed {
-            return Err(ExportError::OutOfTime {
-                outputs: staged.len(),
-                left_ms: left.as_millis(),
-                needed_ms: needed.as_millis(),
-            });
+        if !staged.is_empty() {
+            time_to_publish(deadline, staged.len())?;
         }
         Ok(report)
     });
     match converted {
         Ok(report) => {
-            publish_all(store, bucket, staged).await?;
+            let outputs = staged.len();
+            let published = publish_all(store, bucket, staged);
+            match deadline {
+                None => published.await?,
+                Some(deadline) => timeout_at(deadline, PUBLISH_MARGIN / 2, published)
+                    .await
+                    .ok_or(ExportError::PublishTimedOut { outputs })??,
+            }
             Ok(report)
         }
         Err(error) => {
-            discard_all(store, bucket, staged).await;
+            let outputs = staged.len();
+            let discarded = discard_all(store, bucket, staged);
+            match deadline {
+                None => discarded.await,
+                Some(deadline) => {
+                    if timeout_at(deadline, PUBLISH_MARGIN / 4, discarded)
+                        .await
+                        .is_none()
+                    {
+                        tracing::warn!(
+                            outputs,
+                            "out of time discarding staged outputs; the bucket's lifecycle \
+                             rule removes those left"
+                        );
+                    }
+                }
+            }
             Err(error)
         }
     }
+}
+
+/// Whether the invocation has the time to publish `outputs` safely, with
+/// [`PUBLISH_ROUND`] per round of completions and [`PUBLISH_MARGIN`] besides.
+fn time_to_publish(deadline: Option<Instant>, outputs: usize) -> Result<(), ExportError> {
+    let Some(deadline) = deadline else {
+        return Ok(());
+    };
+    let rounds = outputs.div_ceil(CONCURRENT_PUBLISHES) as u32;
+    let needed = PUBLISH_ROUND * rounds + PUBLISH_MARGIN;
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < needed {
+        return Err(ExportError::OutOfTime {
+            outputs,
+            left_ms: left.as_millis(),
+            needed_ms: needed.as_millis(),
+        });
+    }
+    Ok(())
+}
+
+/// `future`, unless it runs past `spare` before `deadline` (then `None`).
+async fn timeout_at<T>(
+    deadline: Instant,
+    spare: Duration,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    let until = deadline.checked_sub(spare).unwrap_or(deadline);
+    tokio::time::timeout_at(until.into(), future).await.ok()
 }
 
 /// Chunks of the object read ahead of the conversion (besides the one the reader holds
@@ -229,6 +284,7 @@ async fn convert_staged<S: ObjectStore>(
     source: ExportObject,
     key: &str,
     options: ConvertOptions,
+    deadline: Option<Instant>,
     staged: &mut Vec<(String, S::Staged)>,
 ) -> Result<ObjectReport, ExportError> {
     let mut body = store.get(bucket, key).await.map_err(ExportError::Read)?;
@@ -254,6 +310,9 @@ async fn convert_staged<S: ObjectStore>(
         // Owned, so that a failed upload closes the channel and stops the conversion.
         let (mut outputs, uploaded) = (outputs, uploaded);
         while let Some(output) = outputs.recv().await {
+            // An object too large for the invocation fails here, with its reason, rather
+            // than being cut off by the timeout.
+            time_to_publish(deadline, staged.len() + 1)?;
             stage_output(store, bucket, output, &mut report, staged).await?;
             // The conversion waits for this before it hands over the next output.
             let _ = uploaded.send(()).await;

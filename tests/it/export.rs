@@ -5,7 +5,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use firehose_logs_processor::export::key::destination_prefix;
 use firehose_logs_processor::export::{
@@ -16,7 +17,8 @@ use firehose_logs_processor::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
 
 /// Objects in memory, served in small chunks; outputs are staged apart from the objects
-/// until published. Staging can be made to fail, and publishing after so many outputs.
+/// until published. Reads can be cut at a byte, staging refused after so many outputs,
+/// and one publish refused.
 #[derive(Default)]
 struct MemoryStore {
     objects: RefCell<BTreeMap<String, Vec<u8>>>,
@@ -28,26 +30,35 @@ struct MemoryStore {
     gets: Cell<u64>,
     /// Stages refused once this many have succeeded.
     fail_stages_after: Cell<Option<u64>>,
-    /// Reads fail after this many chunks.
-    fail_reads_after: Option<usize>,
-    /// Publishes refused once this many have succeeded.
-    fail_publish_after: Cell<Option<u64>>,
-    publishes: Cell<u64>,
+    /// Reads fail once this many bytes have been served.
+    fail_reads_at: Option<usize>,
+    /// Chunks served, over every read.
+    chunks_read: Rc<Cell<usize>>,
+    /// The publish asked for at this count (from 0) is refused, the others not.
+    refuse_publish: Cell<Option<u64>>,
+    publish_attempts: Cell<u64>,
 }
 
-struct MemoryBody(Vec<u8>, usize, Option<usize>);
+struct MemoryBody {
+    body: Vec<u8>,
+    at: usize,
+    fail_at: Option<usize>,
+    chunks_read: Rc<Cell<usize>>,
+}
 
 impl ObjectBody for MemoryBody {
     async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, StoreError> {
-        if self.2.is_some_and(|chunks| self.1 >= chunks * 777) {
+        let end = self.fail_at.unwrap_or(usize::MAX).min(self.body.len());
+        if self.at >= end && end < self.body.len() {
             return Err("connection reset by peer".into());
         }
-        if self.1 >= self.0.len() {
+        if self.at >= end {
             return Ok(None);
         }
-        let end = (self.1 + 777).min(self.0.len());
-        let chunk = bytes::Bytes::copy_from_slice(&self.0[self.1..end]);
-        self.1 = end;
+        let chunk_end = (self.at + 777).min(end);
+        let chunk = bytes::Bytes::copy_from_slice(&self.body[self.at..chunk_end]);
+        self.at = chunk_end;
+        self.chunks_read.set(self.chunks_read.get() + 1);
         Ok(Some(chunk))
     }
 }
@@ -64,7 +75,12 @@ impl ObjectStore for MemoryStore {
             .get(&format!("{bucket}/{key}"))
             .cloned()
             .ok_or("NoSuchKey")?;
-        Ok(MemoryBody(body, 0, self.fail_reads_after))
+        Ok(MemoryBody {
+            body,
+            at: 0,
+            fail_at: self.fail_reads_at,
+            chunks_read: self.chunks_read.clone(),
+        })
     }
 
     async fn stage(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<u64, StoreError> {
@@ -87,11 +103,9 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn publish(&self, bucket: &str, key: &str, staged: &u64) -> Result<(), StoreError> {
-        if self
-            .fail_publish_after
-            .get()
-            .is_some_and(|after| self.publishes.get() >= after)
-        {
+        let attempt = self.publish_attempts.get();
+        self.publish_attempts.set(attempt + 1);
+        if self.refuse_publish.get() == Some(attempt) {
             return Err("SlowDown".into());
         }
         let (staged_key, body) = self
@@ -101,7 +115,6 @@ impl ObjectStore for MemoryStore {
             .ok_or("NoSuchUpload")?;
         assert_eq!(staged_key, format!("{bucket}/{key}"));
         self.objects.borrow_mut().insert(staged_key, body);
-        self.publishes.set(self.publishes.get() + 1);
         Ok(())
     }
 
@@ -168,6 +181,7 @@ fn run_until(
 ) -> Result<u64, ExportError> {
     let source = ExportObject::parse(key, "exports").expect("key follows the convention");
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     runtime
@@ -401,7 +415,7 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
     assert!(last_chunk > 20, "the object is read in many chunks");
     for chunks in [0, 1, last_chunk / 2, last_chunk] {
         let store = MemoryStore {
-            fail_reads_after: Some(chunks),
+            fail_reads_at: Some(chunks * 777),
             ..MemoryStore::default()
         };
         store.add(&key, body.clone());
@@ -421,33 +435,110 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
     }
 }
 
+/// A read cut exactly where a gzip member ends looks like the object's end to the
+/// decoder: the conversion must not take it for one and finish its open outputs.
+#[test]
+fn a_read_cut_between_gzip_members_is_not_taken_for_the_end() {
+    let (text, _) = three_days();
+    let day_two = text.find("2026-11-02T").unwrap();
+    let first = testkit::gzip(&text.as_bytes()[..day_two]);
+    let key = source_key("s", "000000.gz");
+    let alone = MemoryStore::default();
+    alone.add(&key, first.clone());
+    run(&alone, &key, SMALL_OUTPUTS).unwrap();
+    let first_day_outputs = alone.stages.get();
+
+    let store = MemoryStore {
+        fail_reads_at: Some(first.len()),
+        ..MemoryStore::default()
+    };
+    store.add(
+        &key,
+        [first, testkit::gzip(&text.as_bytes()[day_two..])].concat(),
+    );
+    let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+    assert!(matches!(error, ExportError::Read(_)), "{error}");
+    assert!(
+        store.stage_attempts.get() < first_day_outputs,
+        "the outputs still open at the cut were finished: {} of {first_day_outputs}",
+        store.stage_attempts.get()
+    );
+    assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
+}
+
+/// Once the uploads have stopped, the conversion stops at its next chunk instead of
+/// converting on to its next output (here, the rest of a long hour).
+#[test]
+fn the_conversion_stops_soon_after_the_uploads_stop() {
+    let mut text = String::new();
+    for hour in 0..2 {
+        text.push_str(&format!("2026-11-01T0{hour}:00:00.000Z short hour\n"));
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..30_000 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        text.push_str(&format!(
+            "2026-11-01T02:{:02}:00.000Z request {i} {state:016x}\n",
+            i / 500
+        ));
+    }
+    text.push_str("2026-11-01T03:00:00.000Z the next hour\n");
+    let body = testkit::gzip(text.as_bytes());
+    let chunks = body.len().div_ceil(777);
+    assert!(chunks > 400, "{chunks}");
+
+    let store = MemoryStore::default();
+    store.add(&source_key("s", "000000.gz"), body);
+    store.fail_stages_after.set(Some(0));
+    let error = run(
+        &store,
+        &source_key("s", "000000.gz"),
+        ConvertOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, ExportError::Write { .. }), "{error}");
+    assert_eq!(store.stage_attempts.get(), 1);
+    assert!(
+        store.chunks_read.get() < chunks / 4,
+        "read {} of {chunks} chunks after the uploads stopped",
+        store.chunks_read.get()
+    );
+}
+
 /// Publishing is one request per output: too close to the invocation's end, the outputs
 /// are discarded, not left half published by a timeout.
 #[test]
 fn too_little_time_left_to_publish_discards_rather_than_half_publishes() {
     let (text, count) = three_days();
     let key = source_key("s", "000000.gz");
+    let clean = MemoryStore::default();
+    clean.add(&key, testkit::gzip(text.as_bytes()));
+    run(&clean, &key, SMALL_OUTPUTS).unwrap();
+    let rounds = clean.stages.get().div_ceil(8) as u32;
+    assert!(rounds > 3, "{rounds}");
+
+    // One round short of what publishing them all is given.
     let store = MemoryStore::default();
     store.add(&key, testkit::gzip(text.as_bytes()));
-    // Enough for the conversion, far too little for the outputs' publishing.
-    let deadline = Instant::now() + PUBLISH_MARGIN + PUBLISH_ROUND;
+    let deadline = Instant::now() + PUBLISH_MARGIN + PUBLISH_ROUND * (rounds - 1);
     let error = run_until(&store, &key, SMALL_OUTPUTS, Some(deadline)).unwrap_err();
-    assert!(
-        matches!(error, ExportError::OutOfTime { outputs, .. } if outputs as u64 == store.stages.get()),
-        "{error}"
-    );
+    assert!(matches!(error, ExportError::OutOfTime { .. }), "{error}");
     assert!(
         error.to_string().contains("ExportConverterMemoryMB"),
         "{error}"
     );
     assert!(store.outputs().is_empty() && store.staged.borrow().is_empty());
 
-    let roomy = Instant::now() + std::time::Duration::from_secs(3600);
+    // A few seconds more than that, and it converts.
+    let roomy = Instant::now() + PUBLISH_MARGIN + PUBLISH_ROUND * rounds + Duration::from_secs(5);
     assert_eq!(
         run_until(&store, &key, SMALL_OUTPUTS, Some(roomy)).unwrap(),
         count
     );
-    assert!(!store.outputs().is_empty() && store.staged.borrow().is_empty());
+    assert_eq!(store.outputs(), clean.outputs());
+    assert!(store.staged.borrow().is_empty());
 }
 
 #[test]
@@ -457,21 +548,26 @@ fn a_refused_publish_fails_the_object_and_a_retry_completes_it() {
     let clean = MemoryStore::default();
     clean.add(&key, testkit::gzip(text.as_bytes()));
     assert_eq!(run(&clean, &key, SMALL_OUTPUTS).unwrap(), count);
+    let total = clean.outputs().len();
 
     let store = MemoryStore::default();
     store.add(&key, testkit::gzip(text.as_bytes()));
-    store.fail_publish_after.set(Some(5));
+    store.refuse_publish.set(Some(5));
     let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
     assert!(matches!(error, ExportError::Write { .. }), "{error}");
     assert!(firehose_logs_processor::batch::error_chain(&error).contains("SlowDown"));
-    assert_eq!(store.outputs().len(), 5, "the outputs published stay");
+    assert_eq!(
+        store.outputs().len(),
+        total - 1,
+        "the others are published all the same"
+    );
     assert!(
         store.staged.borrow().is_empty(),
-        "the refused ones are discarded"
+        "the refused one is discarded"
     );
 
     // The retry (S3 redelivers, or the on-failure destination's replay) completes it.
-    store.fail_publish_after.set(None);
+    store.refuse_publish.set(None);
     assert_eq!(run(&store, &key, SMALL_OUTPUTS).unwrap(), count);
     assert_eq!(store.outputs(), clean.outputs());
 }
