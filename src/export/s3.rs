@@ -67,9 +67,8 @@ impl ObjectBody for S3Body {
 #[derive(Debug)]
 pub struct S3Staged {
     upload_id: String,
+    /// The one part, with its CRC-32 (base64): being the only part, the object's too.
     part: CompletedPart,
-    /// The part's CRC-32, and so the object's (base64).
-    crc32: String,
 }
 
 impl ObjectStore for S3Store {
@@ -141,11 +140,7 @@ impl ObjectStore for S3Store {
             .set_e_tag(uploaded.e_tag().map(str::to_owned))
             .checksum_crc32(&crc32)
             .build();
-        Ok(S3Staged {
-            upload_id,
-            part,
-            crc32,
-        })
+        Ok(S3Staged { upload_id, part })
     }
 
     async fn publish(&self, bucket: &str, key: &str, staged: &S3Staged) -> Result<(), StoreError> {
@@ -155,7 +150,7 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .upload_id(&staged.upload_id)
-            .checksum_crc32(&staged.crc32)
+            .set_checksum_crc32(staged.part.checksum_crc32().map(str::to_owned))
             .checksum_type(ChecksumType::FullObject)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
