@@ -682,3 +682,54 @@ fn output_prefixes_follow_the_templates_prefix_expression() {
         assert_eq!(prefix, layout.prefix(&keys), "{name}");
     }
 }
+
+/// The converted objects, key and bytes, for every layout and both the default and the
+/// small output sizes, over the sample events, moto's format and three days of events:
+/// recorded digests (see [`crate::golden`]).
+#[test]
+fn converted_objects_match_the_recorded_digests() {
+    use std::fmt::Write as _;
+    let (three_days_text, _) = three_days();
+    let inputs = [
+        ("events", testkit::gzip(export_text(&EVENTS).as_bytes())),
+        (
+            "moto",
+            [
+                testkit::gzip(b"2026-11-02T00:00:00Z hello from the past\n"),
+                testkit::gzip(b"2026-11-02T00:00:01Z second member\ncontinued\n"),
+            ]
+            .concat(),
+        ),
+        ("three-days", testkit::gzip(three_days_text.as_bytes())),
+    ];
+    let mut out = String::new();
+    for (layout, _) in PartitionLayout::ALL {
+        for (size, base) in [
+            ("default", ConvertOptions::default()),
+            ("small", SMALL_OUTPUTS),
+        ] {
+            for parse_json_messages in [false, true] {
+                let options = ConvertOptions {
+                    layout,
+                    parse_json_messages,
+                    ..base
+                };
+                for (name, body) in &inputs {
+                    let store = MemoryStore::default();
+                    let key = source_key("2026-11-21-[$LATEST]cb2c7d0c", "000000.gz");
+                    store.add(&key, body.clone());
+                    let events = run(&store, &key, options).unwrap();
+                    writeln!(
+                        out,
+                        "{layout:?} {size} json={parse_json_messages} {name} events {events}"
+                    )
+                    .unwrap();
+                    for (output_key, bytes) in store.outputs() {
+                        writeln!(out, "  {output_key} {}", crate::golden::digest(&bytes)).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    crate::golden::check("exports.txt", &out);
+}

@@ -1,6 +1,7 @@
 //! Integration tests, one binary with a module per theme so they compile once.
 
 mod export;
+mod golden;
 mod loop_guard;
 mod oracle;
 mod properties;
