@@ -63,11 +63,12 @@ fn configs() -> [(&'static str, Config); 2] {
 /// when everything is, each payload to put back, and the counters (duration aside).
 #[test]
 fn responses_match_the_recorded_digests() {
-    let mut events: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
+    let mut events: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
     events.sort();
     assert!(events.len() >= 8, "the sample events are there");
     let mut out = String::new();
@@ -75,18 +76,25 @@ fn responses_match_the_recorded_digests() {
         let mut processor = Processor::new(config);
         for path in &events {
             let name = path.file_name().unwrap().to_string_lossy();
-            let request: FirehoseRequest =
+            let mut request: FirehoseRequest =
                 serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
             let mut processed = processor.process(&request);
             processed.metrics.duration_ms = 0;
-            writeln!(out, "{config_name} {name} none-put-back {}", digest(processed.response)).unwrap();
+            writeln!(
+                out,
+                "{config_name} {name} none-put-back {}",
+                digest(processed.response)
+            )
+            .unwrap();
             writeln!(out, "{config_name} {name} metrics {:?}", processed.metrics).unwrap();
 
-            let items = processor.plan(&request);
-            for item in &items {
+            let mut plan = processor.plan(&mut request);
+            // As the function does: the records' data is released before re-ingestion.
+            plan.release_record_data();
+            for item in plan.payloads() {
                 writeln!(
                     out,
-                    "{config_name} {name} item {} {} {}",
+                    "{config_name} {name} payload {} {} {}",
                     item.record_index,
                     item.partition_key,
                     digest(&item.data)
@@ -94,12 +102,17 @@ fn responses_match_the_recorded_digests() {
                 .unwrap();
             }
             let report = ReingestReport {
-                delivered: vec![true; items.len()],
+                delivered: vec![true; plan.payloads().len()],
                 ..ReingestReport::default()
             };
-            let mut processed = processor.finish(&request, &items, &report);
+            let mut processed = plan.finish(&report);
             processed.metrics.duration_ms = 0;
-            writeln!(out, "{config_name} {name} all-put-back {}", digest(processed.response)).unwrap();
+            writeln!(
+                out,
+                "{config_name} {name} all-put-back {}",
+                digest(processed.response)
+            )
+            .unwrap();
             writeln!(out, "{config_name} {name} metrics {:?}", processed.metrics).unwrap();
         }
     }
