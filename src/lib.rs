@@ -43,7 +43,7 @@
 //!   prefix** `exports/<account>/<encoded log group>/` ([`export::key`]), and the export
 //!   converter writes them as lines into **outputs** (the converted objects).
 //! - **export source**: what an export object's key says of it ([`export::ExportSource`]).
-//! - **hour slot**: the output an export's lines of one partition and hour go to.
+//! - **period**: the hour (or day, for the day layouts) whose events one output holds.
 #![deny(missing_docs)]
 
 pub mod aws;

@@ -79,8 +79,8 @@ pub struct OutputObject {
 
 #[derive(Debug)]
 struct OpenOutput {
-    /// The event hour (or day) it holds.
-    bucket: i64,
+    /// The period whose events it holds: an epoch hour, or day for the day layouts.
+    period: i64,
     prefix: String,
     sequence: usize,
     encoder: GzEncoder<Vec<u8>>,
@@ -100,7 +100,7 @@ pub struct Converter {
     head: Vec<u8>,
     time: TimeFormatter,
     open: Vec<OpenOutput>,
-    /// Outputs already started per bucket, for the next one's sequence number.
+    /// Outputs already started per period, for the next one's sequence number.
     started: HashMap<i64, usize>,
     ready: Vec<OutputObject>,
     events: u64,
@@ -164,7 +164,7 @@ impl Converter {
         push_json_string(line, event.message);
         line.extend_from_slice(b",\"subscription_filters\":[]");
         if options.parse_json_messages {
-            push_message_json(line, event.message);
+            push_message_json_of_text(line, event.message);
         }
         line.extend_from_slice(b"}\n");
     }
@@ -192,12 +192,12 @@ impl Converter {
 
     fn output_for(&mut self, event: &ExportEvent<'_>) -> Result<usize, ExportError> {
         let hour = event.time.epoch_hour();
-        let bucket = if self.options.layout.has_hour() {
+        let period = if self.options.layout.has_hour() {
             hour
         } else {
             hour.div_euclid(24)
         };
-        if let Some(slot) = self.open.iter().position(|open| open.bucket == bucket) {
+        if let Some(slot) = self.open.iter().position(|open| open.period == period) {
             return Ok(slot);
         }
         if self.open.len() >= self.options.open_outputs.max(1) {
@@ -215,11 +215,11 @@ impl Converter {
             &self.source.log_group,
             event.time,
         );
-        let started = self.started.entry(bucket).or_insert(0);
+        let started = self.started.entry(period).or_insert(0);
         let sequence = *started;
         *started += 1;
         self.open.push(OpenOutput {
-            bucket,
+            period,
             prefix: self.options.layout.prefix(&keys),
             sequence,
             // Room for the whole object at once: no regrowth, so no second copy of it
@@ -286,7 +286,7 @@ fn block_capacity(options: &ConvertOptions) -> usize {
 
 /// Appends `,"message_json":{…}` when the message is a JSON object (leading and trailing
 /// whitespace allowed), as the live function does with `PARSE_JSON_MESSAGES`.
-fn push_message_json(out: &mut Vec<u8>, message: &str) {
+fn push_message_json_of_text(out: &mut Vec<u8>, message: &str) {
     if !message.trim_start().starts_with('{') {
         return;
     }

@@ -197,8 +197,13 @@ pub async fn convert_object<S: ObjectStore>(
     deadline: Option<Instant>,
 ) -> Result<ObjectReport, ExportError> {
     let mut staged = Vec::new();
-    let converted =
-        convert_staged(store, bucket, source, key, options, deadline, &mut staged).await;
+    let object = Object {
+        store,
+        bucket,
+        key,
+        deadline,
+    };
+    let converted = convert_staged(&object, source, options, &mut staged).await;
     let converted = converted.and_then(|report| {
         if !staged.is_empty() {
             time_to_publish(deadline, staged.len())?;
@@ -269,6 +274,14 @@ async fn timeout_at<T>(
     tokio::time::timeout_at(until.into(), future).await.ok()
 }
 
+/// The object being converted: where it is, and the invocation's end.
+struct Object<'a, S> {
+    store: &'a S,
+    bucket: &'a str,
+    key: &'a str,
+    deadline: Option<Instant>,
+}
+
 /// Chunks of the object read ahead of the conversion (besides the one the reader holds
 /// and the one being converted).
 const CHUNKS_AHEAD: usize = 2;
@@ -280,14 +293,17 @@ const CHUNKS_AHEAD: usize = 2;
 /// between its steps: three parts joined by bounded channels, which keep memory flat (a
 /// few chunks read ahead, and one finished output in its upload: the next waits for it).
 async fn convert_staged<S: ObjectStore>(
-    store: &S,
-    bucket: &str,
+    object: &Object<'_, S>,
     source: ExportSource,
-    key: &str,
     options: ConvertOptions,
-    deadline: Option<Instant>,
     staged: &mut Vec<(String, S::Staged)>,
 ) -> Result<ObjectReport, ExportError> {
+    let Object {
+        store,
+        bucket,
+        key,
+        deadline,
+    } = *object;
     let mut body = store.get(bucket, key).await.map_err(ExportError::Read)?;
     // `None` marks the object's end, so that a read cut short is not taken for one.
     let (chunks, chunks_in) = mpsc::channel::<Option<bytes::Bytes>>(CHUNKS_AHEAD);

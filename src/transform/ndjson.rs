@@ -105,7 +105,7 @@ impl LineWriter {
             push_one_line(out, fields.get());
         }
         if parse_json_messages {
-            push_message_json(out, message);
+            push_message_json_of_raw(out, message);
         }
         out.extend_from_slice(b"}\n");
         Ok(())
@@ -157,7 +157,7 @@ fn push_event_id(out: &mut Vec<u8>, id: &RawValue) {
 }
 
 /// Appends `,"message_json":{…}` when the message (a raw JSON string) holds a JSON object.
-fn push_message_json(out: &mut Vec<u8>, raw_message: &str) {
+fn push_message_json_of_raw(out: &mut Vec<u8>, raw_message: &str) {
     // Cheap test first: most messages are not JSON, and decoding them would be waste.
     // Leading whitespace may be raw (space) or escaped (\t, \n, \r) in the JSON string.
     let mut rest = raw_message.get(1..).unwrap_or_default();

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
+use firehose_logs_processor::{Config, FirehoseRequest, Processed, Processor, ReingestReport};
 use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of `bytes`.
@@ -59,6 +59,14 @@ fn configs() -> [(&'static str, Config); 2] {
     ]
 }
 
+/// Writes the digest of a response and its counters (the duration aside).
+fn record(out: &mut String, label: &str, outcome: &str, processed: Processed<'_>) {
+    let mut metrics = processed.metrics;
+    metrics.duration_ms = 0;
+    writeln!(out, "{label} {outcome} {}", digest(processed.response)).unwrap();
+    writeln!(out, "{label} metrics {metrics:?}").unwrap();
+}
+
 /// Every sample event through the processor: the response when nothing is put back and
 /// when everything is, each payload to put back, and the counters (duration aside).
 #[test]
@@ -78,15 +86,13 @@ fn responses_match_the_recorded_digests() {
             let name = path.file_name().unwrap().to_string_lossy();
             let mut request: FirehoseRequest =
                 serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-            let mut processed = processor.process(&request);
-            processed.metrics.duration_ms = 0;
-            writeln!(
-                out,
-                "{config_name} {name} none-put-back {}",
-                digest(processed.response)
-            )
-            .unwrap();
-            writeln!(out, "{config_name} {name} metrics {:?}", processed.metrics).unwrap();
+            let label = format!("{config_name} {name}");
+            record(
+                &mut out,
+                &label,
+                "none-put-back",
+                processor.process(&request),
+            );
 
             let mut plan = processor.plan(&mut request);
             // As the function does: the records' data is released before re-ingestion.
@@ -94,7 +100,7 @@ fn responses_match_the_recorded_digests() {
             for item in plan.payloads() {
                 writeln!(
                     out,
-                    "{config_name} {name} payload {} {} {}",
+                    "{label} payload {} {} {}",
                     item.record_index,
                     item.partition_key,
                     digest(&item.data)
@@ -105,15 +111,7 @@ fn responses_match_the_recorded_digests() {
                 delivered: vec![true; plan.payloads().len()],
                 ..ReingestReport::default()
             };
-            let mut processed = plan.finish(&report);
-            processed.metrics.duration_ms = 0;
-            writeln!(
-                out,
-                "{config_name} {name} all-put-back {}",
-                digest(processed.response)
-            )
-            .unwrap();
-            writeln!(out, "{config_name} {name} metrics {:?}", processed.metrics).unwrap();
+            record(&mut out, &label, "all-put-back", plan.finish(&report));
         }
     }
     check("responses.txt", &out);
