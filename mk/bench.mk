@@ -1,4 +1,4 @@
-# Benchmarks (issue 5), included by the top-level Makefile (`include mk/bench.mk`).
+# Benchmarks: the transformation's throughput and memory table (scripts/bench.sh).
 
 .PHONY: bench
 

@@ -1,4 +1,4 @@
-# The local lake (issue 11), included by the top-level Makefile (`include mk/lake.mk`).
+# The local lake: the samples through the function into target/lake/, queried by DuckDB.
 # The top-level Makefile provides `tools` (the venv in $(TOOLS_BIN) with cargo-lambda,
 # moto and duckdb) and EVENT's default; only an EVENT given on the command line or in the
 # environment is added to the samples here.
