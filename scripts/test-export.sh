@@ -16,7 +16,7 @@ check() { # description, then a command that must succeed
     if "$@"; then passed=$((passed + 1)); echo "ok   - $what"; else failed=$((failed + 1)); echo "FAIL - $what"; fi
 }
 
-port=$("$TOOLS_BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$("$TOOLS_BIN/python" scripts/devkit.py free-port)
 workdir=$(mktemp -d)
 "$TOOLS_BIN/moto_server" -H 127.0.0.1 -p "$port" >"$workdir/moto.log" 2>&1 &
 moto_pid=$!
@@ -39,11 +39,8 @@ if [ ! -f "$ROOT/Makefile" ]; then
 fi
 make_export() { "${make_cmd[@]}" export-logs TOOLS_BIN="$TOOLS_BIN" "$@"; }
 
-for _ in $(seq 1 100); do
-    if aws s3api list-buckets >/dev/null 2>&1; then break; fi
-    sleep 0.2
-done
-aws s3api list-buckets >/dev/null || { echo "moto server did not start:"; cat "$workdir/moto.log"; exit 1; }
+"$TOOLS_BIN/python" scripts/devkit.py wait-for-port "$port" --pid "$moto_pid" --seconds 60 &&
+    aws s3api list-buckets >/dev/null || { echo "moto server did not start:"; cat "$workdir/moto.log"; exit 1; }
 
 bucket=export-test-bucket
 group=/aws/lambda/export-test

@@ -23,9 +23,9 @@ import tempfile
 import time
 import unittest
 
-import boto3
-
-from test_moto import ROOT, REGION, ACCOUNT, CREDENTIALS, start_moto, start_watch, stop
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import devkit  # noqa: E402
+from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT  # noqa: E402
 
 BUCKET = "history-logs"
 HOUR = 3_600_000
@@ -89,53 +89,34 @@ def iso(millis):
 class ExportEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Class cleanups run even when a later step here fails, last registered first.
         cls.logs = tempfile.TemporaryDirectory()
-        cls.moto, cls.endpoint, cls.moto_log = start_moto(
-            os.path.join(cls.logs.name, "moto.log"), TZ="UTC")
-        cls.aws_env = {**os.environ, "AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+        cls.addClassCleanup(cls.logs.cleanup)
+        cls.moto = devkit.start_moto(os.path.join(cls.logs.name, "moto.log"), TZ="UTC")
+        cls.addClassCleanup(cls.moto.stop)
+        cls.aws_env = {**os.environ, "AWS_ENDPOINT_URL": cls.moto.endpoint, "AWS_REGION": REGION,
                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PAGER": "",
                        **CREDENTIALS}
-        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                aws_secret_access_key="testing")
-        cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
-        cls.cwlogs = session.client("logs", endpoint_url=cls.endpoint)
-        cls.kms = session.client("kms", endpoint_url=cls.endpoint)
+        cls.s3, cls.cwlogs, cls.kms = devkit.clients(cls.moto.endpoint, "s3", "logs", "kms")
+        for client in (cls.s3, cls.cwlogs, cls.kms):
+            cls.addClassCleanup(client.close)
         cls.s3.create_bucket(Bucket=BUCKET)
         cls.key_arn = cls.kms.create_key(Description="history outputs")["KeyMetadata"]["Arn"]
-        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
-        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
-            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
-                            "PARTITION_LAYOUT": "account-source-hour",
-                            "OUTPUT_KMS_KEY_ARN": cls.key_arn, **CREDENTIALS})
-
-    @classmethod
-    def tearDownClass(cls):
-        stop(cls.watch, cls.watch_log_file)
-        cls.moto.terminate()
-        cls.moto.wait(timeout=30)
-        cls.moto_log.close()
-        for client in (cls.s3, cls.cwlogs, cls.kms):
-            client.close()
-        cls.logs.cleanup()
+        cls.watch = devkit.start_watch(
+            os.path.join(cls.logs.name, "watch.log"),
+            {"AWS_ENDPOINT_URL": cls.moto.endpoint, "AWS_REGION": REGION,
+             "PARTITION_LAYOUT": "account-source-hour",
+             "OUTPUT_KMS_KEY_ARN": cls.key_arn, **CREDENTIALS})
+        cls.addClassCleanup(cls.watch.stop)
 
     def invoke(self, event, expect_error=False):
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            out = subprocess.run(
-                ["cargo", "lambda", "invoke", "export-converter", "--invoke-address",
-                 "127.0.0.1", "--invoke-port", str(self.lambda_port), "--output-format",
-                 "json", "--data-file", f.name],
-                cwd=ROOT, capture_output=True, text=True, timeout=600)
-        finally:
-            os.unlink(f.name)
+        out = devkit.invoke(devkit.EXPORT_CONVERTER, event, self.watch.port, timeout=600)
         if expect_error:
             self.assertNotEqual(out.returncode, 0, out.stdout)
             return out.stderr + out.stdout
         if out.returncode != 0:
-            with open(self.watch_log) as log:
-                self.fail(f"invoke failed: {out.stderr}\n{log.read()[-4000:]}")
+            self.fail(f"invoke failed: {out.stderr}\n{devkit.read_log(self.watch.log_path)[-4000:]}")
         return json.loads(out.stdout)
 
     @staticmethod
@@ -260,8 +241,7 @@ class ExportEndToEnd(unittest.TestCase):
         self.assertEqual(self.keys("logs/"), before)
         self.assertGreaterEqual(self.aborted_uploads() - aborts, 3, "hours staged, then aborted")
         self.assertEqual(self.incomplete_uploads(), [], "nothing left staged")
-        with open(self.watch_log, encoding="utf-8", errors="replace") as log:
-            text = log.read()
+        text = devkit.read_log(self.watch.log_path)
         self.assertIn("gzip stream is corrupt or truncated", text)
         self.assertIn("object left alone", text)
         self.assertNotIn("was not discarded", text)
@@ -272,8 +252,7 @@ class ExportEndToEnd(unittest.TestCase):
 
     def aborted_uploads(self):
         """AbortMultipartUpload requests moto has answered with 204."""
-        self.moto_log.flush()
-        with open(self.moto_log.name, encoding="utf-8", errors="replace") as log:
+        with open(self.moto.log_path, encoding="utf-8", errors="replace") as log:
             return sum(1 for line in log if '"DELETE /' in line and "uploadId=" in line
                        and '" 204 ' in line)
 
