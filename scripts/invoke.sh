@@ -65,7 +65,10 @@ devkit wait-for-port "$port" --pid "$watch_pid" --seconds 300 || { cat "$out/wat
 cargo lambda invoke firehose-logs-processor --invoke-address 127.0.0.1 --invoke-port "$port" \
   --data-file "$event" --output-format json >"$out/response.json" || {
   echo "invoke failed; the function's log:" >&2; cat "$out/watch.log" >&2; exit 1; }
-sleep 0.5  # let the function's last log lines reach the log file
+# The function's log reaches the file through cargo lambda watch, after the answer may
+# have: wait for its metrics line, the last it writes (an invocation without one goes on
+# after 10 s).
+devkit wait-for-line "$out/watch.log" '"_aws"' --seconds 10 || true
 
 reingested=""
 if $local_aws; then

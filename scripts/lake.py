@@ -144,12 +144,15 @@ class LocalFirehose:
             name = kinesis_arn.rsplit("/", 1)[-1]
             if name not in self.kinesis:
                 self.kinesis_client.create_stream(StreamName=name, ShardCount=1)
-                for _ in range(40):
-                    desc = self.kinesis_client.describe_stream(StreamName=name)
-                    if desc["StreamDescription"]["StreamStatus"] == "ACTIVE":
-                        break
-                    time.sleep(0.25)
-                shard = desc["StreamDescription"]["Shards"][0]["ShardId"]
+
+                def active():
+                    desc = self.kinesis_client.describe_stream(StreamName=name)["StreamDescription"]
+                    return desc if desc["StreamStatus"] == "ACTIVE" else None
+
+                desc = devkit.wait_for(active, 10, 0.25)
+                if desc is None:
+                    raise RuntimeError(f"Kinesis stream {name} not ACTIVE after 10 s")
+                shard = desc["Shards"][0]["ShardId"]
                 self.kinesis[name] = (shard, self.kinesis_client.get_shard_iterator(
                     StreamName=name, ShardId=shard,
                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"])

@@ -40,9 +40,8 @@ def firehose_event(payloads, stream_arn, kinesis_arn=None):
     return event
 
 
-def emf_lines(log_path):
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        return [json.loads(l) for l in f if l.startswith("{") and '"_aws"' in l]
+def emf_lines(log_text):
+    return [json.loads(l) for l in log_text.splitlines() if l.startswith("{") and '"_aws"' in l]
 
 
 class EndToEnd(unittest.TestCase):
@@ -212,24 +211,31 @@ class EndToEnd(unittest.TestCase):
         # A first invoke that needs no re-ingestion starts the function (cargo lambda
         # watch runs it on first use), so that the timing below is the function's own.
         self.invoke(dict(event, records=event["records"][:1]), watch)
-        before = len(emf_lines(watch.log_path))
+        before = len(emf_lines(devkit.read_log(watch.log_path)))
         started = time.monotonic()
         response = self.invoke(event, watch)
         elapsed = time.monotonic() - started
         self.assertLess(elapsed, 15, "a permanent error must not be retried until the deadline")
         results = [r["result"] for r in response["records"]]
         self.assertEqual(results, ["Dropped", "Ok", "Ok", "ProcessingFailed", "ProcessingFailed"])
-        time.sleep(0.5)
-        with open(watch.log_path, encoding="utf-8", errors="replace") as f:
-            log = f.read()
-        stops = [l for l in log.splitlines() if "re-ingestion stopped" in l]
-        self.assertEqual(len(stops), 1, "one warning naming the cause:\n" + log[-3000:])
-        self.assertIn(cause, stops[0])
-        failed = [l for l in log.splitlines()
-                  if "record failed" in l and event["records"][4]["recordId"] in l]
-        self.assertEqual(len(failed), 1)
-        self.assertIn("not re-ingested: " + cause, failed[0])
-        metrics = emf_lines(watch.log_path)[before:]
+
+        def stops(log):
+            return [l for l in log.splitlines() if "re-ingestion stopped" in l]
+
+        def failed(log):
+            return [l for l in log.splitlines()
+                    if "record failed" in l and event["records"][4]["recordId"] in l]
+
+        # The function's log reaches the file through cargo lambda watch, after the
+        # answer may have: read until the warning, the failed record and the invocation's
+        # metrics line (its last) are all there.
+        log = devkit.wait_for_log(watch.log_path, lambda log: stops(log) and failed(log)
+                                  and len(emf_lines(log)) > before)
+        self.assertEqual(len(stops(log)), 1, "one warning naming the cause:\n" + log[-3000:])
+        self.assertIn(cause, stops(log)[0])
+        self.assertEqual(len(failed(log)), 1, log[-3000:])
+        self.assertIn("not re-ingested: " + cause, failed(log)[0])
+        metrics = emf_lines(log)[before:]
         self.assertEqual(len(metrics), 1)
         self.assertEqual((metrics[0]["ReingestPermanentErrors"], metrics[0]["ReingestFailures"],
                           metrics[0]["PutRetries"]), (1, 1, 0))

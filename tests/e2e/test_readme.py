@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import devkit  # noqa: E402
@@ -53,6 +52,14 @@ def newcomers_environment():
                                   if os.path.abspath(p) != venv_bin)
     env.pop("VIRTUAL_ENV", None)
     return env
+
+
+def session_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def script_for(commands):
@@ -93,7 +100,12 @@ def main():
                 os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        time.sleep(1)
+        # Read the output once every process of the session has ended and written its last.
+        if not devkit.wait_for(lambda: not session_alive(process.pid), 30):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         log.seek(0)
         output = log.read()
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
