@@ -1,4 +1,5 @@
-# Benchmarks: the transformation's throughput and memory table (scripts/bench.sh).
+# Benchmarks: the transformation's throughput and memory table, the export converter's,
+# and what Lambda bills (scripts/bench.sh; BENCHMARKS.md reads them).
 
 .PHONY: bench
 

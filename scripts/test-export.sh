@@ -30,14 +30,7 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
 aws() { "$TOOLS_BIN/aws" "$@"; }
 
-# The top-level Makefile includes mk/template.mk; without it (early in the project) a
-# stub supplies the `tools` target so the export target can still be exercised.
-make_cmd=("$MAKE" --no-print-directory)
-if [ ! -f "$ROOT/Makefile" ]; then
-    printf 'include mk/template.mk\ntools:\n' >"$workdir/stub.mk"
-    make_cmd+=(-f "$workdir/stub.mk")
-fi
-make_export() { "${make_cmd[@]}" export-logs TOOLS_BIN="$TOOLS_BIN" "$@"; }
+make_export() { "$MAKE" --no-print-directory export-logs TOOLS_BIN="$TOOLS_BIN" "$@"; }
 
 "$TOOLS_BIN/python" scripts/devkit.py wait-for-port "$port" --pid "$moto_pid" --seconds 60 &&
     aws s3api list-buckets >/dev/null || { echo "moto server did not start:"; cat "$workdir/moto.log"; exit 1; }
