@@ -9,13 +9,11 @@ EXPORT_TO_MS = $(TOOLS_BIN)/python -c 'import sys, datetime as d; v = sys.argv[1
 t = None if v.isdigit() else d.datetime.fromisoformat(v); \
 print(v if t is None else int((t if t.tzinfo else t.replace(tzinfo=d.timezone.utc)).timestamp() * 1000))'
 EXPORT_PREFIX ?= exports
+# The destination prefix, EXPORT_PREFIX/<account id>/<encoded log group>, as the export
+# converter itself spells and reads it back (src/export/key.rs); the first run builds
+# the converter.
+EXPORT_DESTINATION_PREFIX = cargo run --quiet --bin export-converter -- prefix
 # BUCKET defaults to the BucketName output of stack STACK_NAME (mk/deploy.mk).
-# The export prefix convention (src/export/key.rs): exports/<account id>/<encoded log
-# group>, where the encoding keeps A-Z a-z 0-9 . _ -, turns / into !, and writes every
-# other byte of the UTF-8 name as * and two uppercase hex digits.
-EXPORT_ENCODE_GROUP = $(TOOLS_BIN)/python -c 'import sys; \
-keep = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"); \
-print("".join(chr(b) if b in keep else "!" if b == 0x2F else "*%02X" % b for b in sys.argv[1].encode()))'
 
 ## export-logs: LOG_GROUP=... FROM=... TO=... [BUCKET=...|STACK_NAME=...] [ACCOUNT=...] history into s3://BUCKET/exports/ACCOUNT/<log group>/
 export-logs: awscli
@@ -37,7 +35,7 @@ export-logs: awscli
 			--query "Stacks[0].Outputs[?OutputKey=='BucketName'].OutputValue" --output text) || exit 1; \
 	fi; \
 	if [ -z "$$bucket" ] || [ "$$bucket" = "None" ]; then echo "no bucket: pass BUCKET=... or deploy stack $(STACK_NAME)"; exit 1; fi; \
-	prefix="$(EXPORT_PREFIX)/$$account/$$($(EXPORT_ENCODE_GROUP) '$(LOG_GROUP)')"; \
+	prefix=$$($(EXPORT_DESTINATION_PREFIX) "$$account" '$(LOG_GROUP)' '$(EXPORT_PREFIX)') || exit $$?; \
 	echo "exporting $(LOG_GROUP) [$$from_ms, $$to_ms) to s3://$$bucket/$$prefix/"; \
 	$(TOOLS_BIN)/aws logs create-export-task \
 		--task-name "export-$$(date -u +%Y%m%dT%H%M%SZ)" \

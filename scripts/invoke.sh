@@ -45,12 +45,14 @@ fi
 
 port=${PORT:-$(devkit free-port)}
 
-# Forward the function's own settings when they are set in this shell. The function
-# logs JSON lines here, which show-response.py reads for failure reasons and metrics.
+# Forward the function's own settings when they are set in this shell: the variables
+# it lists itself (`firehose-logs-processor settings`: NAME=DEFAULT lines), and the AWS
+# ones. The function logs JSON lines here, which show-response.py reads for failure
+# reasons and metrics.
+settings=$(cargo run --quiet --bin firehose-logs-processor -- settings)
 env_args=(--env-var AWS_LAMBDA_LOG_FORMAT=JSON)
-for name in MAX_DECOMPRESSED_BYTES RESPONSE_BUDGET_BYTES PARSE_JSON_MESSAGES METRICS_NAMESPACE \
-            SPLIT_BY_EVENT_HOUR REINGEST_SAFETY_MARGIN_MS AWS_ENDPOINT_URL AWS_REGION \
-            AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+for name in $(printf '%s\n' "$settings" | cut -d= -f1) \
+            AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
   if [ -n "${!name:-}" ]; then env_args+=(--env-var "$name=${!name}"); fi
 done
 

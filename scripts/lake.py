@@ -40,16 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devkit  # noqa: E402
-from devkit import EXPORT_CONVERTER, REGION, ROOT  # noqa: E402
+from devkit import CREDENTIALS, EXPORT_CONVERTER, REGION, ROOT  # noqa: E402
 from devkit import PROCESSOR as FUNCTION  # noqa: E402
 from lake_schema import PrefixError, Template, firehose_expression  # noqa: E402
 
 DEFAULT_LAKE = ROOT / "target" / "lake"
 MARKER = ".lake"                 # marks a folder this script may wipe and rewrite
 HISTORY = ROOT / "events" / "exports" / "history.json"
-# The function's settings, passed through when set in the shell (as `make invoke` does).
-FUNCTION_SETTINGS = ("MAX_DECOMPRESSED_BYTES", "RESPONSE_BUDGET_BYTES", "PARSE_JSON_MESSAGES",
-                     "METRICS_NAMESPACE", "SPLIT_BY_EVENT_HOUR", "REINGEST_SAFETY_MARGIN_MS")
 # The lake parses JSON messages unless told otherwise, so that `message_json` is filled.
 LAKE_DEFAULTS = {"PARSE_JSON_MESSAGES": "true", "REINGEST_SAFETY_MARGIN_MS": "2000"}
 MAX_ROUNDS = 10
@@ -107,17 +104,20 @@ class LocalFirehose:
         self.endpoint = moto.endpoint
         self.s3, self.firehose, self.kinesis_client = devkit.clients(
             self.endpoint, "s3", "firehose", "kinesis")
-        env = {**LAKE_DEFAULTS, **{k: os.environ[k] for k in FUNCTION_SETTINGS if os.environ.get(k)},
-               "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
-               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               **self.extra_env}
-        self.settings = env
         # Build first, in the open: the emulator would build on the first invoke, silently.
         binaries = [FUNCTION] + ([EXPORT_CONVERTER] if self.history else [])
         subprocess.run(["cargo", "build", *sum((["--bin", b] for b in binaries), [])],
                        cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL if self.quiet else None,
                        stderr=subprocess.DEVNULL if self.quiet else None)
+        # The function's settings, passed through when set in the shell (as `make invoke`
+        # does); the names are the ones the function lists itself.
+        self.function_settings = devkit.function_settings(FUNCTION)
+        env = {**LAKE_DEFAULTS,
+               **{k: os.environ[k] for k in self.function_settings if os.environ.get(k)},
+               "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, **CREDENTIALS,
+               **self.extra_env}
+        self.settings = env
         watch = devkit.start_watch(self.workdir / "watch.log", env, ignore_changes=True)
         self.servers.append(watch)
         self.port, self.watch_log = watch.port, watch.log_path
@@ -349,7 +349,7 @@ def build(events, root=DEFAULT_LAKE, layout=None, quiet=False, history=None):
     with tempfile.TemporaryDirectory(prefix="lake-") as work, \
             LocalFirehose(work, extra, bool(history), quiet) as firehose:
         summary["settings"] = {k: v for k, v in firehose.settings.items()
-                               if k in FUNCTION_SETTINGS}
+                               if k in firehose.function_settings}
         for path in events:
             with open(path, encoding="utf-8") as f:
                 event = json.load(f)

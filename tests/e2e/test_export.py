@@ -62,20 +62,6 @@ FIXTURE_EVENTS = [
 FIXTURE_TEXT = "".join(f"{stamp} {message}\n" for stamp, message in FIXTURE_EVENTS)
 
 
-def encode_log_group(name):
-    """The convention's encoding (the converter's src/export/key.rs), for the fixtures."""
-    out = []
-    for byte in name.encode():
-        char = chr(byte)
-        if char.isascii() and (char.isalnum() or char in "._-"):
-            out.append(char)
-        elif char == "/":
-            out.append("!")
-        else:
-            out.append(f"*{byte:02X}")
-    return "".join(out)
-
-
 def key_segment(name):
     """The partition key rule for short names (README, 'Partition keys')."""
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
@@ -164,11 +150,11 @@ class ExportEndToEnd(unittest.TestCase):
                  f"FROM={BASE - DAY}", f"TO={BASE + 3 * DAY}", f"BUCKET={BUCKET}"],
                 cwd=ROOT, env=self.aws_env, capture_output=True, text=True, timeout=300)
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-            prefix = f"exports/{ACCOUNT}/{encode_log_group(group)}/"
+            prefix = f"{devkit.export_prefix(ACCOUNT, group)}/"
             self.assertIn(prefix, out.stdout, "export-logs names the convention's prefix")
 
     def upload_fixtures(self):
-        prefix = f"exports/{ACCOUNT}/{encode_log_group(FIXTURE_GROUP)}"
+        prefix = devkit.export_prefix(ACCOUNT, FIXTURE_GROUP)
         self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/aws-logs-write-test",
                            Body=b"Permission Check Successful")
         good = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000000.gz"
