@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 use firehose_logs_processor::export::convert::WRITE_BLOCK_BYTES;
 use firehose_logs_processor::export::key::destination_prefix;
 use firehose_logs_processor::export::{
-    convert_object, ConvertOptions, ExportObject, ObjectBody, ObjectStore, StoreError,
+    convert_object, ConvertOptions, ExportSource, ObjectBody, ObjectStore, StoreError,
 };
-use firehose_logs_processor::time::{TimeFormatter, UtcTime};
+use firehose_logs_processor::transform::time::{TimeFormatter, UtcTime};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::Value;
@@ -83,12 +83,12 @@ fn write_lines(events: &[(i64, String)], offset_ms: i64, out: &mut Vec<u8>) {
     }
 }
 
-fn source() -> (String, ExportObject) {
+fn source() -> (String, ExportSource) {
     let key = format!(
         "{}/task/2026-11-22-[$LATEST]0a1b/000000.gz",
         destination_prefix("exports", "111111111111", "/aws/lambda/checkout")
     );
-    let object = ExportObject::parse(&key, "exports").expect("key follows the convention");
+    let object = ExportSource::parse(&key, "exports").expect("key follows the convention");
     (key, object)
 }
 

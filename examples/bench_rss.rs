@@ -111,14 +111,14 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
         // As deployed (src/main.rs): parse, transform, put back what does not fit (here
         // every put succeeds, the usual case), then write the response.
         let started = Instant::now();
-        let request: FirehoseRequest = serde_json::from_slice(&body).expect("a request");
+        let mut request: FirehoseRequest = serde_json::from_slice(&body).expect("a request");
         drop(body);
-        let items = processor.plan(&request);
+        let plan = processor.plan(&mut request);
         let report = ReingestReport {
-            delivered: vec![true; items.len()],
+            delivered: vec![true; plan.payloads().len()],
             ..ReingestReport::default()
         };
-        let processed = processor.finish(&request, &items, &report);
+        let processed = plan.finish(&report);
         let elapsed = started.elapsed();
         let response_bytes = std::hint::black_box(processed.response.len());
         let metrics = processed.metrics;

@@ -32,9 +32,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use firehose_logs_processor::handler::{response_value, Handler};
-use firehose_logs_processor::lambda::keep_memory_across_invocations;
-use firehose_logs_processor::reingest::aws::AwsSink;
+use firehose_logs_processor::aws::reingest::AwsSink;
+use firehose_logs_processor::processor::handler::{response_value, Handler};
+use firehose_logs_processor::runtime::processor::keep_memory_across_invocations;
 use firehose_logs_processor::{Config, FirehoseRequest};
 use testkit::runtime_api::{Invocation, RuntimeApi};
 

@@ -13,15 +13,16 @@ fn main() {
             ("high ~8x", Compressibility::High),
         ] {
             let generated = batch(7, megabytes * 1_000_000, compressibility);
-            let request: FirehoseRequest =
+            let mut request: FirehoseRequest =
                 serde_json::from_slice(&generated.event).expect("generated event");
             let mut processor = Processor::new(Config::default());
-            let items = processor.plan(&request);
+            let plan = processor.plan(&mut request);
+            let payloads = plan.payloads().len();
             let report = ReingestReport {
-                delivered: vec![true; items.len()],
+                delivered: vec![true; payloads],
                 ..ReingestReport::default()
             };
-            let processed = processor.finish(&request, &items, &report);
+            let processed = plan.finish(&report);
             let m = processed.metrics;
             println!(
                 "| {megabytes} MB | {name} | {} | {} | {} | {} | {} | {} |",
@@ -29,7 +30,7 @@ fn main() {
                 m.records_ok,
                 m.records_reingested,
                 m.record_splits,
-                items.len(),
+                payloads,
                 processed.response.len()
             );
         }

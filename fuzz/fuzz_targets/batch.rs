@@ -22,12 +22,12 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use arbitrary::{Arbitrary, Unstructured};
-use firehose_logs_processor::firehose::{
+use firehose_logs_processor::transform::firehose::{
     entry_without_data_len, response_overhead, FirehoseRecord, FirehoseRequest,
     KinesisRecordMetadata, RecordResult,
 };
-use firehose_logs_processor::record::{RecordOptions, RecordTransformer, Transformed};
-use firehose_logs_processor::{Config, Metrics, Processor, ReingestItem, ReingestReport};
+use firehose_logs_processor::transform::record::{RecordOptions, RecordTransformer, Transformed};
+use firehose_logs_processor::{Config, Metrics, Processor, ReingestPayload, ReingestReport};
 use flate2::{write::GzEncoder, Compression};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
@@ -212,17 +212,19 @@ fuzz_target!(|bytes: &[u8]| {
             let response = processed.unwrap().response.to_vec();
             // The same through plan + finish with nothing put back.
             let processor = &mut processors[variant];
-            let items = processor.plan(&request);
+            let plan = processor.plan(&mut request);
+            let items = plan.payloads().to_vec();
             let report = ReingestReport {
                 delivered: vec![false; items.len()],
                 ..ReingestReport::default()
             };
-            let again = processor.finish(&request, &items, &report);
+            let again = plan.finish(&report);
             assert!(again.response == response.as_slice(), "process and plan+finish differ");
             (request, variant, vec![], 0)
         };
         let processor = &mut processors[variant];
-        let items = processor.plan(&request);
+        let plan = processor.plan(&mut request);
+        let items = plan.payloads().to_vec();
         let report = ReingestReport {
             delivered: (0..items.len())
                 .map(|i| delivered.get(i).copied().unwrap_or(false))
@@ -230,7 +232,7 @@ fuzz_target!(|bytes: &[u8]| {
             retries,
             stopped_by: None,
         };
-        let processed = processor.finish(&request, &items, &report);
+        let processed = plan.finish(&report);
         let response = processed.response.to_vec();
         let metrics = processed.metrics;
         // A fresh processor must answer the same: warm buffers change nothing.
@@ -238,7 +240,7 @@ fuzz_target!(|bytes: &[u8]| {
         let fresh_items = fresh.plan(&request);
         assert!(fresh_items == items, "warm and fresh processors re-ingest differently");
         assert!(
-            fresh.finish(&request, &items, &report).response == response.as_slice(),
+            plan.finish(&report).response == response.as_slice(),
             "warm and fresh processors disagree"
         );
         check(&request, &response, &metrics, &config(variant), &items, &report);
@@ -252,7 +254,7 @@ fn alone(record: &FirehoseRecord, config: &Config) -> (Result<Transformed, Strin
         parse_json_messages: config.parse_json_messages,
         split_by_event_hour: config.split_by_event_hour,
         max_entry_bytes: usize::MAX,
-        piece_output_bytes: config.response_budget_bytes / 4,
+        payload_output_bytes: config.response_budget_bytes / 4,
         own_log_group: None,
     };
     let mut out = Vec::new();
@@ -265,7 +267,7 @@ fn check(
     response: &[u8],
     metrics: &Metrics,
     config: &Config,
-    items: &[ReingestItem],
+    items: &[ReingestPayload],
     report: &ReingestReport,
 ) {
     let n = request.records.len();
@@ -306,11 +308,11 @@ fn check(
         };
         let (result, out) = alone(&again, config);
         match result {
-            Ok(Transformed::Lines { spill, .. }) => {
-                assert!(spill.is_empty(), "re-ingested payload spills again");
+            Ok(Transformed::Lines { other_hours, .. }) => {
+                assert!(other_hours.is_empty(), "re-ingested payload spills again");
                 assert!(
                     out.len() <= config.response_budget_bytes / 4,
-                    "re-ingested payload makes {} bytes of lines, over piece_output_bytes {} \
+                    "re-ingested payload makes {} bytes of lines, over payload_output_bytes {} \
                      ({} payload: {:?}…)",
                     out.len(),
                     config.response_budget_bytes / 4,
@@ -371,7 +373,7 @@ fn check(
                 assert!(keys.values().all(Value::is_string), "partition keys {keys:?}");
                 assert_eq!(entry.len(), 4, "Ok entry fields {entry:?}");
                 if let Some((record, _, all_put_back)) = original {
-                    assert!(all_put_back, "Ok although its spill was not put back");
+                    assert!(all_put_back, "Ok although its other_hours was not put back");
                     let (result, out) = alone(record, config);
                     assert!(
                         matches!(result, Ok(Transformed::Lines { .. })),

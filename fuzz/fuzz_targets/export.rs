@@ -11,9 +11,9 @@ use std::io::{Read, Write};
 
 use firehose_logs_processor::export::lines::{export_error, TimestampParser};
 use firehose_logs_processor::export::{
-    ConvertOptions, Converter, ExportObject, OutputObject, Splitter,
+    ConvertOptions, Converter, ExportSource, OutputObject, Splitter,
 };
-use firehose_logs_processor::partition::PartitionLayout;
+use firehose_logs_processor::transform::partition::PartitionLayout;
 use flate2::write::{GzEncoder, MultiGzDecoder};
 use flate2::Compression;
 use libfuzzer_sys::fuzz_target;
@@ -25,7 +25,7 @@ fn convert(
     chunk: usize,
     options: ConvertOptions,
 ) -> Result<(u64, Vec<OutputObject>), String> {
-    let source = ExportObject::parse(KEY, "exports").unwrap();
+    let source = ExportSource::parse(KEY, "exports").unwrap();
     let mut decoder = MultiGzDecoder::new(Splitter::new(Converter::new(source, options)));
     let mut outputs = Vec::new();
     for piece in body.chunks(chunk) {

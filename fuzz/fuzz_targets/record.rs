@@ -11,15 +11,15 @@
 //!              bit 4 turn split_by_event_hour OFF
 //! bytes 2..6   u32 LE: max_entry_bytes = value % (4 MiB + 1)
 //! bytes 6..8   u16 LE: arrival choice / gzip split point / truncation point
-//! bytes 8..12  u32 LE: piece_output_bytes = value % (4 MiB + 1)
+//! bytes 8..12  u32 LE: payload_output_bytes = value % (4 MiB + 1)
 //! bytes 12..   payload
 //! ```
 //!
 //! Besides "no panic", every outcome is checked against what the modules promise:
 //! `Lines` output is NDJSON with the reported number of lines, and its `Ok` entry fits
 //! `max_entry_bytes` (the record sizes every line before writing any); nothing is
-//! written for `Control` or `Reingest`; every re-ingested payload (spill, pieces, the
-//! original) transforms on its own into lines that fit `piece_output_bytes`, in one
+//! written for `Control` or `Reingest`; every re-ingested payload (other_hours, pieces, the
+//! original) transforms on its own into lines that fit `payload_output_bytes`, in one
 //! hour when splitting by hour; partition keys are safe S3 segments; reused buffers
 //! change nothing. For generated subscription messages the exact content of every
 //! line and the exact division of events between lines and pieces are checked too.
@@ -31,15 +31,15 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use arbitrary::{Arbitrary, Unstructured};
-use firehose_logs_processor::error::RecordError;
-use firehose_logs_processor::firehose::FirehoseRecord;
-use firehose_logs_processor::partition::{key_segment, PartitionKeys, MAX_SEGMENT_LEN};
-use firehose_logs_processor::firehose::ok_entry_len;
-use firehose_logs_processor::record::{
+use firehose_logs_processor::transform::error::RecordError;
+use firehose_logs_processor::transform::firehose::FirehoseRecord;
+use firehose_logs_processor::transform::partition::{key_segment, PartitionKeys, MAX_SEGMENT_LEN};
+use firehose_logs_processor::transform::firehose::ok_entry_len;
+use firehose_logs_processor::transform::record::{
     Reingest, RecordOptions, RecordTransformer, Transformed,
 };
-use firehose_logs_processor::split::MAX_PIECE_JSON_BYTES;
-use firehose_logs_processor::time::UtcTime;
+use firehose_logs_processor::transform::split::MAX_PIECE_JSON_BYTES;
+use firehose_logs_processor::transform::time::UtcTime;
 use flate2::{write::GzEncoder, Compression};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -431,7 +431,7 @@ fn build(data: &[u8]) -> Option<Run> {
         parse_json_messages: flags & 1 != 0,
         split_by_event_hour: flags & 16 == 0,
         max_entry_bytes: le32(2) % (MAX_ROOM_BYTES + 1),
-        piece_output_bytes: le32(8) % (MAX_ROOM_BYTES + 1),
+        payload_output_bytes: le32(8) % (MAX_ROOM_BYTES + 1),
         own_log_group: None,
     };
     let mut arrival = (flags & 2 != 0).then(|| ARRIVALS[usize::from(aux) % ARRIVALS.len()]);
@@ -484,7 +484,7 @@ fn build(data: &[u8]) -> Option<Run> {
 }
 
 /// A payload to re-ingest, transformed on its own with all the room it wants: it must
-/// become lines that fit `piece_output_bytes`, with nothing left to spill. Returns its
+/// become lines that fit `payload_output_bytes`, with nothing left to other_hours. Returns its
 /// keys and, for a gzip subscription payload, its events.
 fn check_reingested(
     payload: &[u8],
@@ -498,15 +498,15 @@ fn check_reingested(
     };
     let mut out = Vec::new();
     let outcome = RecordTransformer::default().transform(&record, options, &mut out);
-    let Ok(Transformed::Lines { keys, lines, spill }) = outcome.result else {
+    let Ok(Transformed::Lines { keys, lines, other_hours }) = outcome.result else {
         panic!("{what} does not transform on its own: {:?}", outcome.result);
     };
-    assert!(spill.is_empty(), "{what} spills again: {} pieces", spill.len());
+    assert!(other_hours.is_empty(), "{what} spills again: {} pieces", other_hours.len());
     assert!(
-        out.len() <= run.options.piece_output_bytes,
-        "{what} makes {} bytes of lines, over piece_output_bytes {}",
+        out.len() <= run.options.payload_output_bytes,
+        "{what} makes {} bytes of lines, over payload_output_bytes {}",
         out.len(),
-        run.options.piece_output_bytes
+        run.options.payload_output_bytes
     );
     assert_eq!(check_ndjson(&out).len(), lines);
     check_keys(&keys);
@@ -534,7 +534,7 @@ fuzz_target!(|data: &[u8]| {
     let mut reingested: Vec<(PartitionKeys, Option<Vec<Value>>)> = Vec::new();
 
     match &outcome.result {
-        Ok(Transformed::Lines { keys, lines, spill }) => {
+        Ok(Transformed::Lines { keys, lines, other_hours }) => {
             check_keys(keys);
             let parsed = check_ndjson(&out);
             assert_eq!(parsed.len(), *lines, "reported line count");
@@ -546,18 +546,18 @@ fuzz_target!(|data: &[u8]| {
             );
             if keys.kind == "events" {
                 assert_eq!(*lines, 1, "an event is one line");
-                assert!(spill.is_empty(), "an event spilled");
+                assert!(other_hours.is_empty(), "an event spilled");
             }
             if !options.split_by_event_hour {
-                assert!(spill.is_empty(), "spill without splitting by hour");
+                assert!(other_hours.is_empty(), "other_hours without splitting by hour");
             }
-            for (index, piece) in spill.iter().enumerate() {
-                let (piece_keys, events) = check_reingested(piece, &run, &format!("spill {index}"));
+            for (index, piece) in other_hours.iter().enumerate() {
+                let (piece_keys, events) = check_reingested(piece, &run, &format!("other_hours {index}"));
                 assert!(
                     (&piece_keys.date, &piece_keys.hour) != (&keys.date, &keys.hour),
                     "spilled events of the hour that was written"
                 );
-                assert!(!events.as_ref().unwrap().is_empty(), "empty spill piece");
+                assert!(!events.as_ref().unwrap().is_empty(), "empty other_hours piece");
                 reingested.push((piece_keys, events));
             }
         }
@@ -572,7 +572,7 @@ fuzz_target!(|data: &[u8]| {
                     assert!(original == decoded, "original() is not the record's payload");
                     reingested.push(check_reingested(&original, &run, "original"));
                 }
-                Reingest::Pieces(pieces) => {
+                Reingest::Payloads(pieces) => {
                     assert!(!pieces.is_empty(), "re-ingest with no pieces");
                     for (index, piece) in pieces.iter().enumerate() {
                         let checked = check_reingested(piece, &run, &format!("piece {index}"));
@@ -588,9 +588,9 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(RecordError::EventTooLarge(line_bytes)) => {
             assert!(
-                *line_bytes > options.piece_output_bytes,
-                "EventTooLarge({line_bytes}) with piece_output_bytes {}",
-                options.piece_output_bytes
+                *line_bytes > options.payload_output_bytes,
+                "EventTooLarge({line_bytes}) with payload_output_bytes {}",
+                options.payload_output_bytes
             );
         }
         Err(_) => {}
@@ -699,7 +699,7 @@ fn check_generated(
             // Too long for any later response: kept by Firehose, not re-ingested.
             Err(RecordError::EventTooLarge(line_bytes)) => {
                 assert_eq!(*line_bytes, text.trim_end().len() + 1, "event line length");
-                assert!(*line_bytes > run.options.piece_output_bytes);
+                assert!(*line_bytes > run.options.payload_output_bytes);
             }
             other => panic!("plain JSON object: {other:?}"),
         }
@@ -765,10 +765,10 @@ fn check_generated(
         .collect();
 
     let written: Vec<&Event> = match result {
-        Ok(Transformed::Lines { lines, spill, .. }) => {
+        Ok(Transformed::Lines { lines, other_hours, .. }) => {
             let written: Vec<&Event> = events.iter().filter(|e| stays(e)).collect();
             assert_eq!(*lines, written.len(), "lines written");
-            assert_eq!(spill.is_empty(), written.len() == events.len());
+            assert_eq!(other_hours.is_empty(), written.len() == events.len());
             assert!(
                 reingested_events == by_hour(&|e| !stays(e)),
                 "spilled events are not the other hours' events, by hour, once each"
@@ -782,7 +782,7 @@ fn check_generated(
             );
             return;
         }
-        Ok(Transformed::Reingest(Reingest::Pieces(_))) => {
+        Ok(Transformed::Reingest(Reingest::Payloads(_))) => {
             assert!(
                 reingested_events == by_hour(&|_| true),
                 "pieces do not hold every event once, by hour"

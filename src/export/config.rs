@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::config::{invalid, parse_bool, parse_namespace, ConfigError};
-use crate::partition::PartitionLayout;
+use crate::support::settings::{invalid, parse_bool, parse_namespace, ConfigError};
+use crate::transform::partition::PartitionLayout;
 
 use super::ConvertOptions;
 
@@ -14,10 +14,7 @@ pub const ENV_PARTITION_LAYOUT: &str = "PARTITION_LAYOUT";
 pub const ENV_EXPORT_PREFIX: &str = "EXPORT_PREFIX";
 /// Variable: KMS key the outputs are encrypted with; empty = the bucket's default.
 pub const ENV_OUTPUT_KMS_KEY_ARN: &str = "OUTPUT_KMS_KEY_ARN";
-/// Variable: CloudWatch namespace of the metrics (shared with the processor).
-pub const ENV_METRICS_NAMESPACE: &str = crate::config::ENV_METRICS_NAMESPACE;
-/// Variable: add `message_json` as the processor does (shared with the processor).
-pub const ENV_PARSE_JSON_MESSAGES: &str = crate::config::ENV_PARSE_JSON_MESSAGES;
+pub use crate::support::settings::{ENV_METRICS_NAMESPACE, ENV_PARSE_JSON_MESSAGES};
 
 /// Every variable the converter reads, with its default, for the README and for the test
 /// that keeps `template.yaml` in step with the code.

@@ -14,13 +14,13 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::value::RawValue;
 
-use super::key::ExportObject;
+use super::key::ExportSource;
 use super::lines::{EventSink, ExportEvent};
 use super::ExportError;
-use crate::ndjson::{json_string_room, push_json_string, push_line_head, push_one_line};
-use crate::partition::{PartitionKeys, PartitionLayout};
-use crate::schema::KIND_LOGS;
-use crate::time::TimeFormatter;
+use crate::transform::ndjson::{json_string_room, push_json_string, push_line_head, push_one_line};
+use crate::transform::partition::{PartitionKeys, PartitionLayout};
+use crate::transform::schema::KIND_LOGS;
+use crate::transform::time::TimeFormatter;
 
 /// How outputs are shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,7 @@ struct OpenOutput {
 /// Turns the events of one export object into output objects.
 #[derive(Debug)]
 pub struct Converter {
-    source: ExportObject,
+    source: ExportSource,
     options: ConvertOptions,
     /// `,"account":…,"log_group":…,"log_stream":…,"id":"<fingerprint>-`
     head: Vec<u8>,
@@ -108,7 +108,7 @@ pub struct Converter {
 
 impl Converter {
     /// A converter for the object `source`.
-    pub fn new(source: ExportObject, options: ConvertOptions) -> Self {
+    pub fn new(source: ExportSource, options: ConvertOptions) -> Self {
         let mut head = Vec::new();
         push_line_head(
             &mut head,
@@ -302,14 +302,14 @@ fn push_message_json(out: &mut Vec<u8>, message: &str) {
 mod tests {
     use super::*;
     use crate::export::lines::Splitter;
-    use crate::schema::LOG_LINE_FIELDS;
+    use crate::transform::schema::LOG_LINE_FIELDS;
     use serde_json::{json, Value};
 
     const KEY: &str =
         "exports/111111111111/!aws!lambda!app/task-1/2026-11-22-[$LATEST]0a1b/000000.gz";
 
     fn convert(text: &str, options: ConvertOptions) -> Vec<OutputObject> {
-        let source = ExportObject::parse(KEY, "exports").unwrap();
+        let source = ExportSource::parse(KEY, "exports").unwrap();
         let mut splitter = Splitter::new(Converter::new(source, options));
         let mut outputs = Vec::new();
         for chunk in text.as_bytes().chunks(5) {
@@ -352,7 +352,7 @@ mod tests {
         };
         let outputs = convert(text, options);
         assert_eq!(outputs.len(), 2);
-        let fingerprint = ExportObject::parse(KEY, "exports").unwrap().fingerprint;
+        let fingerprint = ExportSource::parse(KEY, "exports").unwrap().fingerprint;
         assert_eq!(
             outputs[0].key,
             format!("logs/account=111111111111/source=aws_lambda_app/dt=2026-11-22/hour=06/export-{fingerprint}-0000.json.gz")

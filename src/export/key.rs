@@ -83,7 +83,7 @@ pub fn destination_prefix(export_prefix: &str, account: &str, log_group: &str) -
 
 /// An export object whose key follows the convention.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportObject {
+pub struct ExportSource {
     /// The account that owns the log group.
     pub account: String,
     /// The log group, exactly.
@@ -118,7 +118,7 @@ pub enum Skip {
     LogGroup(String),
 }
 
-impl ExportObject {
+impl ExportSource {
     /// Reads an object key (already URL-decoded) under `export_prefix`.
     pub fn parse(key: &str, export_prefix: &str) -> Result<Self, Skip> {
         let prefix = export_prefix.trim_end_matches('/');
@@ -203,18 +203,18 @@ mod tests {
     #[test]
     fn parses_the_convention() {
         let key = "exports/111111111111/!aws!lambda!app/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/2022-11-11-[$LATEST]cb2c/000000.gz";
-        let object = ExportObject::parse(key, "exports").unwrap();
+        let object = ExportSource::parse(key, "exports").unwrap();
         assert_eq!(object.account, "111111111111");
         assert_eq!(object.log_group, "/aws/lambda/app");
         assert_eq!(object.task, "d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c");
         assert_eq!(object.log_stream, "2022-11-11-[$LATEST]cb2c");
         assert_eq!(object.chunk, "000000.gz");
         assert_eq!(object.fingerprint.len(), 16);
-        assert_eq!(ExportObject::parse(key, "exports/").unwrap(), object);
+        assert_eq!(ExportSource::parse(key, "exports/").unwrap(), object);
         let name = object.output_name(0);
         assert!(name.starts_with("export-") && name.ends_with("-0000.json.gz"));
         assert_ne!(
-            ExportObject::parse(&key.replace("000000", "000001"), "exports")
+            ExportSource::parse(&key.replace("000000", "000001"), "exports")
                 .unwrap()
                 .fingerprint,
             object.fingerprint
@@ -254,7 +254,7 @@ mod tests {
             ),
         ];
         for (key, skip) in cases {
-            assert_eq!(ExportObject::parse(key, "exports"), Err(skip), "{key}");
+            assert_eq!(ExportSource::parse(key, "exports"), Err(skip), "{key}");
         }
     }
 
@@ -265,7 +265,7 @@ mod tests {
             prop_assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_!*".contains(&b)));
             prop_assert_eq!(decode_log_group(&encoded), Some(name.clone()));
             let key = format!("{}/t/s/000000.gz", destination_prefix("exports", "123456789012", &name));
-            let object = ExportObject::parse(&key, "exports").unwrap();
+            let object = ExportSource::parse(&key, "exports").unwrap();
             prop_assert_eq!(object.log_group, name);
         }
 

@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use super::ExportError;
-use crate::time::UtcTime;
+use crate::transform::time::UtcTime;
 
 /// Longest event accepted. CloudWatch Logs events are at most 1 MB; a longer run of
 /// continuation lines means the object is not an export.
@@ -408,7 +408,7 @@ mod tests {
             for (millis, message) in &events {
                 let time = UtcTime::from_millis(*millis).unwrap();
                 let mut stamp = Vec::new();
-                crate::time::TimeFormatter::default().write(time, &mut stamp);
+                crate::transform::time::TimeFormatter::default().write(time, &mut stamp);
                 text.push_str(std::str::from_utf8(&stamp).unwrap());
                 text.push(' ');
                 text.push_str(message);

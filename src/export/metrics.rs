@@ -1,6 +1,6 @@
 //! The converter's per-invocation metrics, one EMF line, dimension `Bucket`.
 
-use crate::metrics::emf_line;
+use crate::support::emf::emf_line;
 
 /// Counters of one invocation of the converter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //!
 //! The conversion is a pure, streaming core ([`lines`] splits the export text into
 //! events, [`convert`] writes them as live lines into partitioned gzip objects) driven by
-//! [`convert_object`] over an [`ObjectStore`]; only [`s3`] knows the AWS SDK, and the
-//! `export-converter` binary is the Lambda glue.
+//! [`convert_object`] over an [`ObjectStore`]; [`service`] is one invocation (every object
+//! an event announces). Only `crate::aws::s3` knows the AWS SDK, and
+//! `crate::runtime::converter` is the Lambda glue.
 //!
 //! Nothing is seen of an object that cannot be read completely: the object is read once,
 //! and each output is staged as it fills (written where no reader sees it: an S3
@@ -18,7 +19,7 @@ pub mod event;
 pub mod key;
 pub mod lines;
 pub mod metrics;
-pub mod s3;
+pub mod service;
 
 use std::future::Future;
 use std::io::Write;
@@ -30,7 +31,7 @@ use tokio::sync::mpsc;
 
 pub use config::ExportConfig;
 pub use convert::{ConvertOptions, Converter, OutputObject};
-pub use key::{ExportObject, Skip};
+pub use key::{ExportSource, Skip};
 pub use lines::{EventSink, ExportEvent, Splitter};
 pub use metrics::ExportMetrics;
 
@@ -52,7 +53,7 @@ pub enum ExportError {
         /// The event's position in the object.
         index: u64,
     },
-    /// An event longer than [`MAX_EVENT_BYTES`].
+    /// An event longer than [`lines::MAX_EVENT_BYTES`].
     #[error(
         "event {index} runs past {} bytes: not a CloudWatch Logs export",
         lines::MAX_EVENT_BYTES
@@ -170,7 +171,7 @@ pub struct ObjectReport {
 /// Outputs published (or discarded) at once: each is one request.
 const CONCURRENT_PUBLISHES: usize = 8;
 
-/// Time kept for each round of [`CONCURRENT_PUBLISHES`] completions before publishing: a
+/// Time kept for each round of `CONCURRENT_PUBLISHES` (8) completions before publishing: a
 /// pessimistic request time (a completion usually takes a tenth of it).
 pub const PUBLISH_ROUND: Duration = Duration::from_millis(500);
 
@@ -190,7 +191,7 @@ pub const PUBLISH_MARGIN: Duration = Duration::from_secs(10);
 pub async fn convert_object<S: ObjectStore>(
     store: &S,
     bucket: &str,
-    source: ExportObject,
+    source: ExportSource,
     key: &str,
     options: ConvertOptions,
     deadline: Option<Instant>,
@@ -281,7 +282,7 @@ const CHUNKS_AHEAD: usize = 2;
 async fn convert_staged<S: ObjectStore>(
     store: &S,
     bucket: &str,
-    source: ExportObject,
+    source: ExportSource,
     key: &str,
     options: ConvertOptions,
     deadline: Option<Instant>,
@@ -334,7 +335,7 @@ async fn convert_staged<S: ObjectStore>(
 /// The conversion's thread: chunks of the object in, finished outputs out, one at a time
 /// (each once the one before is uploaded). Returns the export text's bytes and events.
 fn convert_chunks(
-    source: ExportObject,
+    source: ExportSource,
     options: ConvertOptions,
     mut chunks: mpsc::Receiver<Option<bytes::Bytes>>,
     outputs: mpsc::Sender<OutputObject>,

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use firehose_logs_processor::export::key::destination_prefix;
 use firehose_logs_processor::export::{
-    convert_object, ConvertOptions, ExportError, ExportObject, ObjectBody, ObjectStore, StoreError,
+    convert_object, ConvertOptions, ExportError, ExportSource, ObjectBody, ObjectStore, StoreError,
     PUBLISH_MARGIN, PUBLISH_ROUND,
 };
-use firehose_logs_processor::partition::{key_segment, PartitionLayout};
+use firehose_logs_processor::transform::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
 
 /// Objects in memory, served in small chunks; outputs are staged apart from the objects
@@ -179,7 +179,7 @@ fn run_until(
     options: ConvertOptions,
     deadline: Option<Instant>,
 ) -> Result<u64, ExportError> {
-    let source = ExportObject::parse(key, "exports").expect("key follows the convention");
+    let source = ExportSource::parse(key, "exports").expect("key follows the convention");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -299,7 +299,7 @@ fn an_object_that_does_not_read_completely_writes_nothing() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, ConvertOptions::default()).unwrap_err();
-        let chain = firehose_logs_processor::batch::error_chain(&error);
+        let chain = firehose_logs_processor::support::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(
             store.outputs().is_empty(),
@@ -325,7 +325,7 @@ fn a_refused_write_fails_the_object() {
     store.add(&key, testkit::gzip(export_text(&EVENTS).as_bytes()));
     let error = run(&store, &key, ConvertOptions::default()).unwrap_err();
     assert!(matches!(error, ExportError::Write { .. }), "{error}");
-    assert!(firehose_logs_processor::batch::error_chain(&error).contains("AccessDenied"));
+    assert!(firehose_logs_processor::support::error_chain(&error).contains("AccessDenied"));
 }
 
 /// Three days of events, 40 an hour: the text and its event count.
@@ -369,7 +369,7 @@ fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
-        let chain = firehose_logs_processor::batch::error_chain(&error);
+        let chain = firehose_logs_processor::support::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(store.stages.get() > 20, "{expected}: outputs were staged");
         assert!(store.outputs().is_empty(), "{expected}: an output was seen");
@@ -401,7 +401,7 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
             matches!(error, ExportError::Write { .. }),
             "{after}: {error}"
         );
-        assert!(firehose_logs_processor::batch::error_chain(&error).contains("AccessDenied"));
+        assert!(firehose_logs_processor::support::error_chain(&error).contains("AccessDenied"));
         assert_eq!(store.stages.get(), after);
         assert_eq!(
             store.stage_attempts.get(),
@@ -420,7 +420,7 @@ fn a_refused_upload_or_a_broken_read_past_many_outputs_stops_everything_cleanly(
         };
         store.add(&key, body.clone());
         let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
-        let chain = firehose_logs_processor::batch::error_chain(&error);
+        let chain = firehose_logs_processor::support::error_chain(&error);
         assert!(
             matches!(error, ExportError::Read(_)) && chain.contains("connection reset"),
             "{chunks}: the read's error, not the short object's: {chain}"
@@ -555,7 +555,7 @@ fn a_refused_publish_fails_the_object_and_a_retry_completes_it() {
     store.refuse_publish.set(Some(5));
     let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
     assert!(matches!(error, ExportError::Write { .. }), "{error}");
-    assert!(firehose_logs_processor::batch::error_chain(&error).contains("SlowDown"));
+    assert!(firehose_logs_processor::support::error_chain(&error).contains("SlowDown"));
     assert_eq!(
         store.outputs().len(),
         total - 1,
@@ -667,9 +667,10 @@ fn output_prefixes_follow_the_templates_prefix_expression() {
 
     let expression = &template["Resources"]["DeliveryStream"]["Properties"]
         ["ExtendedS3DestinationConfiguration"]["Prefix"];
-    let time = firehose_logs_processor::time::UtcTime::from_millis(1_795_329_660_012).unwrap();
-    let keys = firehose_logs_processor::partition::PartitionKeys::new(
-        firehose_logs_processor::schema::KIND_LOGS,
+    let time =
+        firehose_logs_processor::transform::time::UtcTime::from_millis(1_795_329_660_012).unwrap();
+    let keys = firehose_logs_processor::transform::partition::PartitionKeys::new(
+        firehose_logs_processor::transform::schema::KIND_LOGS,
         ACCOUNT,
         GROUP,
         time,
@@ -681,4 +682,55 @@ fn output_prefixes_follow_the_templates_prefix_expression() {
         }
         assert_eq!(prefix, layout.prefix(&keys), "{name}");
     }
+}
+
+/// The converted objects, key and bytes, for every layout and both the default and the
+/// small output sizes, over the sample events, moto's format and three days of events:
+/// recorded digests (see [`crate::golden`]).
+#[test]
+fn converted_objects_match_the_recorded_digests() {
+    use std::fmt::Write as _;
+    let (three_days_text, _) = three_days();
+    let inputs = [
+        ("events", testkit::gzip(export_text(&EVENTS).as_bytes())),
+        (
+            "moto",
+            [
+                testkit::gzip(b"2026-11-02T00:00:00Z hello from the past\n"),
+                testkit::gzip(b"2026-11-02T00:00:01Z second member\ncontinued\n"),
+            ]
+            .concat(),
+        ),
+        ("three-days", testkit::gzip(three_days_text.as_bytes())),
+    ];
+    let mut out = String::new();
+    for (layout, _) in PartitionLayout::ALL {
+        for (size, base) in [
+            ("default", ConvertOptions::default()),
+            ("small", SMALL_OUTPUTS),
+        ] {
+            for parse_json_messages in [false, true] {
+                let options = ConvertOptions {
+                    layout,
+                    parse_json_messages,
+                    ..base
+                };
+                for (name, body) in &inputs {
+                    let store = MemoryStore::default();
+                    let key = source_key("2026-11-21-[$LATEST]cb2c7d0c", "000000.gz");
+                    store.add(&key, body.clone());
+                    let events = run(&store, &key, options).unwrap();
+                    writeln!(
+                        out,
+                        "{layout:?} {size} json={parse_json_messages} {name} events {events}"
+                    )
+                    .unwrap();
+                    for (output_key, bytes) in store.outputs() {
+                        writeln!(out, "  {output_key} {}", crate::golden::digest(&bytes)).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    crate::golden::check("exports.txt", &out);
 }

@@ -1,6 +1,8 @@
 //! Integration tests, one binary with a module per theme so they compile once.
 
+mod architecture;
 mod export;
+mod golden;
 mod loop_guard;
 mod oracle;
 mod properties;

@@ -4,7 +4,7 @@
 //! `ProcessingFailed` for what could not be put back, and the response always within
 //! its budget.
 
-use firehose_logs_processor::{Config, Processor, ReingestItem, ReingestReport};
+use firehose_logs_processor::{Config, Processor, ReingestPayload, ReingestReport};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use testkit::generate::Compressibility;
@@ -138,19 +138,20 @@ fn check_batch(
         .enumerate()
         .map(|(i, spec)| (format!("record-{i}"), spec.bytes()))
         .collect();
-    let request: firehose_logs_processor::FirehoseRequest =
+    let mut request: firehose_logs_processor::FirehoseRequest =
         serde_json::from_value(firehose_event(&records)).unwrap();
     let config = Config {
         response_budget_bytes: budget,
         ..Config::default()
     };
     let mut processor = Processor::new(config);
-    let items = processor.plan(&request);
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     let report = ReingestReport {
         delivered: (0..items.len()).map(&delivered).collect(),
         ..ReingestReport::default()
     };
-    let processed = processor.finish(&request, &items, &report);
+    let processed = plan.finish(&report);
     let response = processed.response.to_vec();
     let decoded = decode_response(&response).map_err(TestCaseError::fail)?;
 
@@ -163,7 +164,7 @@ fn check_batch(
     );
     for (index, ((spec, got), (id, data))) in specs.iter().zip(&decoded).zip(&records).enumerate() {
         prop_assert_eq!(&got.record_id, id);
-        let own: Vec<(usize, &ReingestItem)> = items
+        let own: Vec<(usize, &ReingestPayload)> = items
             .iter()
             .enumerate()
             .filter(|(_, item)| item.record_index == index)
@@ -278,12 +279,13 @@ proptest! {
     ) {
         let compressibility = if high { Compressibility::High } else { Compressibility::Low };
         let batch = testkit::generate::batch(seed, megabytes * 1_000_000, compressibility);
-        let request: firehose_logs_processor::FirehoseRequest =
+        let mut request: firehose_logs_processor::FirehoseRequest =
             serde_json::from_slice(&batch.event).unwrap();
         let mut processor = Processor::new(Config::default());
-        let items = processor.plan(&request);
+        let plan = processor.plan(&mut request);
+        let items = plan.payloads().to_vec();
         let report = ReingestReport { delivered: vec![true; items.len()], ..ReingestReport::default() };
-        let processed = processor.finish(&request, &items, &report);
+        let processed = plan.finish(&report);
         prop_assert!(processed.response.len() <= Config::default().response_budget_bytes);
         let decoded = decode_response(processed.response).map_err(TestCaseError::fail)?;
         let mut delivered: Vec<EventKey> = Vec::new();

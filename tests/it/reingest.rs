@@ -7,8 +7,10 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use firehose_logs_processor::reingest::{reingest, PutEntry, RecordSink, SinkError, Target};
-use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestItem};
+use firehose_logs_processor::processor::reingest::{
+    reingest, PutEntry, RecordSink, SinkError, Target,
+};
+use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestPayload};
 use testkit::{data_message, decode_response, firehose_event, gzip};
 use tokio::time::Instant;
 
@@ -89,9 +91,9 @@ impl RecordSink for ScriptedSink {
     }
 }
 
-fn items(count: usize) -> Vec<ReingestItem> {
+fn items(count: usize) -> Vec<ReingestPayload> {
     (0..count)
-        .map(|i| ReingestItem {
+        .map(|i| ReingestPayload {
             record_index: i,
             data: format!("payload-{i}").into_bytes(),
             partition_key: "k".into(),
@@ -174,18 +176,19 @@ async fn a_permanent_error_stops_every_later_call() {
 /// counted as permanent.
 #[tokio::test(start_paused = true)]
 async fn permanent_failures_are_processing_failed_and_counted() {
-    let (request, mut processor) = overflowing_batch();
-    let items = processor.plan(&request);
+    let (mut request, mut processor) = overflowing_batch();
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     let sink = ScriptedSink::new(&[Behaviour::Denied]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let report = reingest(
         &sink,
-        Target::for_request(&request).as_ref(),
+        Target::for_request(plan.request()).as_ref(),
         &items,
         deadline,
     )
     .await;
-    let processed = processor.finish(&request, &items, &report);
+    let processed = plan.finish(&report);
     let metrics = processed.metrics;
     let response = processed.response.to_vec();
     // The rebuilt response is the one handed over to be posted, and the next invocation
@@ -202,18 +205,19 @@ async fn permanent_failures_are_processing_failed_and_counted() {
     assert_eq!(metrics.reingest_failures, failed);
     assert_eq!(metrics.put_retries, 0);
 
-    let (request, mut processor) = overflowing_batch();
-    let items = processor.plan(&request);
+    let (mut request, mut processor) = overflowing_batch();
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     let sink = ScriptedSink::new(&[Behaviour::Hang]);
     let deadline = Instant::now() + Duration::from_secs(1);
     let report = reingest(
         &sink,
-        Target::for_request(&request).as_ref(),
+        Target::for_request(plan.request()).as_ref(),
         &items,
         deadline,
     )
     .await;
-    let metrics = processor.finish(&request, &items, &report).metrics;
+    let metrics = plan.finish(&report).metrics;
     assert!(metrics.reingest_failures > 0);
     assert_eq!(metrics.reingest_permanent_errors, 0, "{metrics:?}");
 }
@@ -303,13 +307,14 @@ async fn every_record_ends_delivered_reingested_or_failed() {
             (format!("record-{r}"), gzip(payload.to_string().as_bytes()))
         })
         .collect();
-    let request: FirehoseRequest = serde_json::from_value(firehose_event(&records)).unwrap();
+    let mut request: FirehoseRequest = serde_json::from_value(firehose_event(&records)).unwrap();
     let config = Config {
         response_budget_bytes: 600_000,
         ..Config::default()
     };
     let mut processor = Processor::new(config);
-    let items = processor.plan(&request);
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     assert!(items.len() >= 4, "the batch must not fit");
     assert!(
         items
@@ -325,18 +330,18 @@ async fn every_record_ends_delivered_reingested_or_failed() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let report = reingest(
         &sink,
-        Target::for_request(&request).as_ref(),
+        Target::for_request(plan.request()).as_ref(),
         &items,
         deadline,
     )
     .await;
-    let processed = processor.finish(&request, &items, &report);
+    let processed = plan.finish(&report);
     let metrics = processed.metrics;
     let decoded = decode_response(processed.response).unwrap();
     assert_eq!(decoded.len(), records.len());
     let accepted = sink.accepted.borrow();
     for (index, record) in decoded.iter().enumerate() {
-        let own: Vec<&ReingestItem> = items.iter().filter(|i| i.record_index == index).collect();
+        let own: Vec<&ReingestPayload> = items.iter().filter(|i| i.record_index == index).collect();
         match record.result.as_str() {
             "Ok" => assert!(own.is_empty()),
             "Dropped" => assert!(own.iter().all(|i| accepted.contains(&i.data))),

@@ -11,9 +11,9 @@ use std::time::Duration;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use firehose_logs_processor::handler::Handler;
-use firehose_logs_processor::lambda::FirehoseLayer;
-use firehose_logs_processor::reingest::{PutEntry, RecordSink, SinkError, Target};
+use firehose_logs_processor::processor::handler::Handler;
+use firehose_logs_processor::processor::reingest::{PutEntry, RecordSink, SinkError, Target};
+use firehose_logs_processor::runtime::firehose_layer::FirehoseLayer;
 use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestReport};
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{service_fn, Context, LambdaInvocation};
@@ -99,17 +99,15 @@ fn event(name: &str) -> Vec<u8> {
 /// The library's response when every re-ingested payload is put back, as the
 /// emulator's Firehose accepts them all.
 fn every_put_accepted(body: &[u8]) -> Vec<u8> {
-    let request: FirehoseRequest = serde_json::from_slice(body).unwrap();
+    let mut request: FirehoseRequest = serde_json::from_slice(body).unwrap();
     let mut processor = Processor::new(Config::default());
-    let items = processor.plan(&request);
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     let report = ReingestReport {
         delivered: vec![true; items.len()],
         ..ReingestReport::default()
     };
-    processor
-        .finish(&request, &items, &report)
-        .response
-        .to_vec()
+    plan.finish(&report).response.to_vec()
 }
 
 #[test]

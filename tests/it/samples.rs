@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use firehose_logs_processor::partition::key_segment;
-use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestItem, ReingestReport};
+use firehose_logs_processor::transform::partition::key_segment;
+use firehose_logs_processor::{
+    Config, FirehoseRequest, Processor, ReingestPayload, ReingestReport,
+};
 use serde_json::{json, Value};
 use testkit::{build_event, decode_response, gunzip, unbase64, DecodedRecord};
 
@@ -106,16 +108,17 @@ fn events_agree_with_their_readable_sources() {
 fn run_with_items(
     file: &str,
     config: Config,
-) -> (Value, Vec<DecodedRecord>, Vec<u8>, Vec<ReingestItem>) {
+) -> (Value, Vec<DecodedRecord>, Vec<u8>, Vec<ReingestPayload>) {
     let bytes = std::fs::read(events_dir().join(file)).unwrap();
-    let request: FirehoseRequest = serde_json::from_slice(&bytes).unwrap();
+    let mut request: FirehoseRequest = serde_json::from_slice(&bytes).unwrap();
     let mut processor = Processor::new(config);
-    let items = processor.plan(&request);
+    let plan = processor.plan(&mut request);
+    let items = plan.payloads().to_vec();
     let report = ReingestReport {
         delivered: vec![true; items.len()],
         ..ReingestReport::default()
     };
-    let processed = processor.finish(&request, &items, &report);
+    let processed = plan.finish(&report);
     let response = processed.response.to_vec();
     let decoded = decode_response(&response).unwrap();
     (
@@ -311,7 +314,7 @@ fn the_large_batch_stays_within_budget_and_loses_nothing() {
             // Put back into the stream whole, to be transformed by a later invocation.
             (Some("DATA_MESSAGE"), "Dropped") => {
                 over_budget += 1;
-                let own: Vec<&ReingestItem> =
+                let own: Vec<&ReingestPayload> =
                     items.iter().filter(|i| i.record_index == index).collect();
                 assert!(!own.is_empty());
             }

@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use firehose_logs_processor::config::ENV_VARS;
-use firehose_logs_processor::schema::{
+use firehose_logs_processor::processor::config::ENV_VARS;
+use firehose_logs_processor::transform::schema::{
     KEY_KIND, KIND_EVENTS, KIND_LOGS, LOG_LINE_FIELDS, PARTITION_KEYS,
 };
 use serde_norway::Value;
@@ -354,7 +354,7 @@ fn function_environment_is_the_configuration() {
     let in_code: BTreeSet<&str> = ENV_VARS.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         in_template, in_code,
-        "template variables vs firehose_logs_processor::config::ENV_VARS"
+        "template variables vs firehose_logs_processor::processor::config::ENV_VARS"
     );
 
     for (name, default) in ENV_VARS {
@@ -951,7 +951,7 @@ fn sender_policy_points_at_the_destination_the_main_template_exports() {
 #[test]
 fn dashboard_names_only_metrics_the_function_emits() {
     use firehose_logs_processor::export::ExportMetrics;
-    use firehose_logs_processor::metrics::Metrics;
+    use firehose_logs_processor::processor::metrics::Metrics;
 
     let template = template();
     let resolver = Resolver::new(&template).with("LogBucket", "bucket");
@@ -1234,7 +1234,7 @@ fn incomplete_uploads_are_removed_by_the_buckets_lifecycle() {
 #[test]
 fn converter_reads_exports_writes_logs_and_nothing_else_in_the_bucket() {
     use firehose_logs_processor::export::config::ENV_VARS as EXPORT_ENV_VARS;
-    use firehose_logs_processor::schema::KIND_LOGS;
+    use firehose_logs_processor::transform::schema::KIND_LOGS;
 
     let template = template();
     let grants = converter_grants(&template);

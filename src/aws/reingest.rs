@@ -10,7 +10,7 @@ use aws_sdk_firehose::primitives::Blob as FirehoseBlob;
 use aws_sdk_kinesis::primitives::Blob as KinesisBlob;
 use tokio::sync::OnceCell;
 
-use super::{PutEntry, RecordSink, SinkError, Target};
+use crate::processor::reingest::{PutEntry, RecordSink, SinkError, Target};
 
 /// Puts records into AWS streams.
 #[derive(Debug, Default)]
@@ -132,7 +132,7 @@ fn sink_error<E>(error: SdkError<E, HttpResponse>) -> SinkError
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
 {
-    let chain = crate::batch::error_chain(&error);
+    let chain = crate::support::error_chain(&error);
     if find_in_chain(&error, is_credentials_error).is_some() {
         return SinkError {
             message: format!("no AWS credentials: {chain}"),
@@ -190,7 +190,7 @@ fn tag_text<'b>(body: &'b [u8], tag: &str) -> Option<&'b str> {
 
 fn build_error(error: impl std::error::Error) -> SinkError {
     SinkError {
-        message: crate::batch::error_chain(&error),
+        message: crate::support::error_chain(&error),
         retryable: false,
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::RecordError;
+use crate::transform::error::RecordError;
 
 /// `messageType` of a payload carrying log events.
 pub const DATA_MESSAGE: &str = "DATA_MESSAGE";

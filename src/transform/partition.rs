@@ -1,8 +1,8 @@
 //! Partition keys returned to Firehose for dynamic partitioning, and the rules that
 //! turn log group names, event sources and event times into safe S3 key segments.
 
-use crate::schema::{KEY_ACCOUNT, KEY_DATE, KEY_HOUR, KEY_KIND, KEY_SOURCE};
-use crate::time::UtcTime;
+use crate::transform::schema::{KEY_ACCOUNT, KEY_DATE, KEY_HOUR, KEY_KIND, KEY_SOURCE};
+use crate::transform::time::UtcTime;
 
 /// Longest key segment produced by [`key_segment`].
 pub const MAX_SEGMENT_LEN: usize = 100;

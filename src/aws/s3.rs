@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
 };
 use tokio::sync::OnceCell;
 
-use super::{ObjectBody, ObjectStore, StoreError};
+use crate::export::{ObjectBody, ObjectStore, StoreError};
 
 /// Export objects and outputs in S3.
 #[derive(Debug, Default)]
@@ -46,7 +46,7 @@ impl S3Store {
 
 /// The SDK's error with its whole chain of causes (a dispatch failure says why).
 fn sdk_error(error: impl std::error::Error) -> StoreError {
-    crate::batch::error_chain(&error).into()
+    crate::support::error_chain(&error).into()
 }
 
 /// An S3 object's body.

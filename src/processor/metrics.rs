@@ -1,6 +1,6 @@
 //! Per-invocation metrics, written as one CloudWatch Embedded Metric Format line.
 
-use serde_json::{json, Map, Value};
+use crate::support::emf::emf_line;
 
 /// Counters of one invocation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,37 +125,6 @@ impl Metrics {
     }
 }
 
-/// One Embedded Metric Format document: `values` (name, value, unit) under `namespace`,
-/// with one dimension.
-pub fn emf_line(
-    namespace: &str,
-    (dimension, dimension_value): (&str, &str),
-    values: &[(&'static str, u64, &'static str)],
-    timestamp_ms: i64,
-) -> String {
-    let definitions: Vec<Value> = values
-        .iter()
-        .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut document = Map::new();
-    document.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [[dimension]],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    document.insert(dimension.into(), json!(dimension_value));
-    for (name, value, _) in values {
-        document.insert((*name).into(), json!(value));
-    }
-    Value::Object(document).to_string()
-}
-
 /// Holds back the metrics of invocations that saw nothing but the function's own log
 /// records. Their EMF line would itself be a new record of that log group, and a wrong
 /// subscription would then never die out; their counts join the next line written.
@@ -181,6 +150,7 @@ impl SelfSourcedHoldback {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn emf_document_declares_every_value() {

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::RecordError;
-use crate::ndjson::push_one_line;
+use crate::transform::error::RecordError;
+use crate::transform::ndjson::push_one_line;
 
 /// The envelope fields that partitioning needs. Every other field is kept in the
 /// output untouched; these are read leniently (a missing or non-string value only

@@ -4,7 +4,7 @@ use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use crate::error::RecordError;
+use crate::transform::error::RecordError;
 
 /// The two bytes every gzip member starts with.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];

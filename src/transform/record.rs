@@ -4,29 +4,29 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloudwatch::{self, DataMessage, Subscription};
-use crate::decode::{decode_base64, is_gzip, Gunzip};
-use crate::error::RecordError;
-use crate::eventbridge::{self, EventEnvelope};
-use crate::firehose::{ok_entry_len, FirehoseRecord};
-use crate::ndjson::LineWriter;
-use crate::partition::PartitionKeys;
-use crate::schema::{KIND_EVENTS, KIND_LOGS};
-use crate::split::{encode_pieces, Sized};
-use crate::time::UtcTime;
+use crate::transform::cloudwatch::{self, DataMessage, Subscription};
+use crate::transform::decode::{decode_base64, is_gzip, Gunzip};
+use crate::transform::error::RecordError;
+use crate::transform::eventbridge::{self, EventEnvelope};
+use crate::transform::firehose::{ok_entry_len, FirehoseRecord};
+use crate::transform::ndjson::LineWriter;
+use crate::transform::partition::PartitionKeys;
+use crate::transform::schema::{KIND_EVENTS, KIND_LOGS};
+use crate::transform::split::{encode_payloads, SizedEvent};
+use crate::transform::time::UtcTime;
 
 /// What one record became.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transformed {
-    /// Lines to deliver now under these keys; `spill` holds the record's other events
-    /// (other hours) as new subscription payloads to re-ingest.
+    /// Lines to deliver now under these keys; `other_hours` holds the record's events of
+    /// the hours after the first as new subscription payloads to re-ingest.
     Lines {
         /// Partition keys of the output.
         keys: PartitionKeys,
         /// Number of lines (log events, or 1 for an event).
         lines: usize,
         /// Gzip payloads of the events that were not written, one or more per hour.
-        spill: Vec<Vec<u8>>,
+        other_hours: Vec<Vec<u8>>,
     },
     /// A CloudWatch Logs control message: nothing to deliver.
     Control,
@@ -43,7 +43,7 @@ pub enum Reingest {
     /// As it came (see [`RecordTransformer::original`]): it fits a response on its own.
     Original,
     /// Divided into these gzip subscription payloads.
-    Pieces(Vec<Vec<u8>>),
+    Payloads(Vec<Vec<u8>>),
 }
 
 /// The outcome of one record, with the decompressed size it read.
@@ -76,7 +76,7 @@ pub struct RecordOptions<'a> {
     /// Room left in the response for this record's `Ok` entry.
     pub max_entry_bytes: usize,
     /// Most output bytes a re-ingested payload may produce, so it fits a later response.
-    pub piece_output_bytes: usize,
+    pub payload_output_bytes: usize,
     /// Records from this log group are [`Transformed::SelfSourced`], when known.
     pub own_log_group: Option<OwnLogGroup<'a>>,
 }
@@ -162,7 +162,7 @@ impl RecordTransformer {
         if ok_entry_len(context.record_id, line_len, &keys) > options.max_entry_bytes {
             // Like a piece of a log record, it travels again only if a later response
             // can take it beside others; a line larger than that never could.
-            return if line_len <= options.piece_output_bytes {
+            return if line_len <= options.payload_output_bytes {
                 Ok(Transformed::Reingest(Reingest::Original))
             } else {
                 Err(RecordError::EventTooLarge(line_len))
@@ -172,7 +172,7 @@ impl RecordTransformer {
         Ok(Transformed::Lines {
             keys,
             lines: 1,
-            spill: Vec::new(),
+            other_hours: Vec::new(),
         })
     }
 }
@@ -208,7 +208,7 @@ fn write_subscription(
     for event in &message.log_events {
         let (time, line_bytes) = writer.line_len(event, options.parse_json_messages)?;
         earliest = Some(earliest.map_or(time, |current| current.min(time)));
-        sized.push((time.epoch_hour(), Sized { event, line_bytes }));
+        sized.push((time.epoch_hour(), SizedEvent { event, line_bytes }));
     }
     let first_hour = earliest.map(UtcTime::epoch_hour);
     let stays = |hour: i64| !options.split_by_event_hour || Some(hour) == first_hour;
@@ -233,36 +233,40 @@ fn write_subscription(
                 lines += 1;
             }
         }
-        let spill = if everything_stays {
+        let other_hours = if everything_stays {
             Vec::new()
         } else {
-            pieces_by_hour(&message, &sized, |hour| !stays(hour), options)?
+            payloads_by_hour(&message, &sized, |hour| !stays(hour), options)?
         };
-        return Ok(Transformed::Lines { keys, lines, spill });
+        return Ok(Transformed::Lines {
+            keys,
+            lines,
+            other_hours,
+        });
     }
 
     let total_bytes: usize = sized.iter().map(|(_, s)| s.line_bytes).sum();
-    if everything_stays && total_bytes <= options.piece_output_bytes {
+    if everything_stays && total_bytes <= options.payload_output_bytes {
         return Ok(Transformed::Reingest(Reingest::Original));
     }
     let pieces = if options.split_by_event_hour {
-        pieces_by_hour(&message, &sized, |_| true, options)?
+        payloads_by_hour(&message, &sized, |_| true, options)?
     } else {
-        let all: Vec<Sized<'_, '_>> = sized.iter().map(|(_, s)| *s).collect();
-        encode_pieces(&message, &all, options.piece_output_bytes)
+        let all: Vec<SizedEvent<'_, '_>> = sized.iter().map(|(_, s)| *s).collect();
+        encode_payloads(&message, &all, options.payload_output_bytes)
             .map_err(|e| RecordError::EventTooLarge(e.line_bytes))?
     };
-    Ok(Transformed::Reingest(Reingest::Pieces(pieces)))
+    Ok(Transformed::Reingest(Reingest::Payloads(pieces)))
 }
 
 /// Pieces for the selected events, one group per hour so each lands in its partition.
-fn pieces_by_hour(
+fn payloads_by_hour(
     message: &DataMessage<'_>,
-    sized: &[(i64, Sized<'_, '_>)],
+    sized: &[(i64, SizedEvent<'_, '_>)],
     selected: impl Fn(i64) -> bool,
     options: RecordOptions<'_>,
 ) -> Result<Vec<Vec<u8>>, RecordError> {
-    let mut hours: BTreeMap<i64, Vec<Sized<'_, '_>>> = BTreeMap::new();
+    let mut hours: BTreeMap<i64, Vec<SizedEvent<'_, '_>>> = BTreeMap::new();
     for (hour, sized) in sized {
         if selected(*hour) {
             hours.entry(*hour).or_default().push(*sized);
@@ -271,7 +275,7 @@ fn pieces_by_hour(
     let mut pieces = Vec::new();
     for events in hours.values() {
         pieces.extend(
-            encode_pieces(message, events, options.piece_output_bytes)
+            encode_payloads(message, events, options.payload_output_bytes)
                 .map_err(|e| RecordError::EventTooLarge(e.line_bytes))?,
         );
     }

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use flate2::{write::GzEncoder, Compression};
 
-use crate::cloudwatch::{DataMessage, LogEvent};
-use crate::ndjson::push_json_string;
+use crate::transform::cloudwatch::{DataMessage, LogEvent};
+use crate::transform::ndjson::push_json_string;
 
 /// Largest uncompressed payload of one piece. Gzip adds at most a few bytes per 64 KiB
 /// to incompressible data, so the compressed piece stays under Firehose's 1,000 KiB
@@ -25,7 +25,7 @@ pub struct EventTooLarge {
 
 /// One event to place in a piece, with its sizes.
 #[derive(Debug, Clone, Copy)]
-pub struct Sized<'e, 'a> {
+pub struct SizedEvent<'e, 'a> {
     /// The event.
     pub event: &'e LogEvent<'a>,
     /// Length of its output line.
@@ -34,9 +34,9 @@ pub struct Sized<'e, 'a> {
 
 /// Divides `events` (in order) into gzip subscription payloads, each holding at most
 /// `max_output_bytes` of transformed lines and [`MAX_PIECE_JSON_BYTES`] of JSON.
-pub fn encode_pieces(
+pub fn encode_payloads(
     message: &DataMessage<'_>,
-    events: &[Sized<'_, '_>],
+    events: &[SizedEvent<'_, '_>],
     max_output_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, EventTooLarge> {
     let header = header(message);
@@ -137,8 +137,8 @@ fn push_event_json(out: &mut Vec<u8>, event: &LogEvent<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudwatch::{parse, Subscription};
-    use crate::decode::Gunzip;
+    use crate::transform::cloudwatch::{parse, Subscription};
+    use crate::transform::decode::Gunzip;
     use serde_json::{json, Value};
 
     fn payload(events: usize, message_len: usize) -> String {
@@ -153,11 +153,14 @@ mod tests {
     }
 
     /// Every event of `message`, each said to produce `line_bytes` of output.
-    fn all_sized<'e, 'a>(message: &'e DataMessage<'a>, line_bytes: usize) -> Vec<Sized<'e, 'a>> {
+    fn all_sized<'e, 'a>(
+        message: &'e DataMessage<'a>,
+        line_bytes: usize,
+    ) -> Vec<SizedEvent<'e, 'a>> {
         message
             .log_events
             .iter()
-            .map(|event| Sized { event, line_bytes })
+            .map(|event| SizedEvent { event, line_bytes })
             .collect()
     }
 
@@ -176,7 +179,7 @@ mod tests {
             panic!()
         };
         let sized = all_sized(&message, 1200);
-        let pieces = encode_pieces(&message, &sized, 12_000).unwrap();
+        let pieces = encode_payloads(&message, &sized, 12_000).unwrap();
         assert_eq!(pieces.len(), 5, "10 events of 1,200 bytes per 12,000");
         let original: Value = serde_json::from_str(&text).unwrap();
         let mut events = Vec::new();
@@ -205,7 +208,7 @@ mod tests {
             panic!()
         };
         let sized = all_sized(&message, 1);
-        let pieces = encode_pieces(&message, &sized, usize::MAX).unwrap();
+        let pieces = encode_payloads(&message, &sized, usize::MAX).unwrap();
         assert!(pieces.len() >= 3);
         for piece in &pieces {
             let mut out = Vec::new();
@@ -224,7 +227,9 @@ mod tests {
         };
         let sized = all_sized(&message, 500);
         assert_eq!(
-            encode_pieces(&message, &sized, 499).unwrap_err().line_bytes,
+            encode_payloads(&message, &sized, 499)
+                .unwrap_err()
+                .line_bytes,
             500
         );
     }

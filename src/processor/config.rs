@@ -5,6 +5,9 @@
 
 use std::collections::HashMap;
 
+pub use crate::support::settings::ConfigError;
+use crate::support::settings::{parse_bool, parse_namespace, parse_size};
+
 /// Hard limit of a synchronous Lambda response, in bytes.
 pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_456;
 
@@ -12,10 +15,7 @@ pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_456;
 pub const ENV_MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
 /// Variable: maximum size of the serialized response, in bytes.
 pub const ENV_RESPONSE_BUDGET_BYTES: &str = "RESPONSE_BUDGET_BYTES";
-/// Variable: add `message_json` when a log message is itself a JSON object.
-pub const ENV_PARSE_JSON_MESSAGES: &str = "PARSE_JSON_MESSAGES";
-/// Variable: CloudWatch namespace of the per-invocation metrics.
-pub const ENV_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+pub use crate::support::settings::{ENV_METRICS_NAMESPACE, ENV_PARSE_JSON_MESSAGES};
 
 /// Variable: split CloudWatch Logs records whose events span hours, one partition each.
 pub const ENV_SPLIT_BY_EVENT_HOUR: &str = "SPLIT_BY_EVENT_HOUR";
@@ -36,18 +36,6 @@ pub const ENV_VARS: [(&str, &str); 6] = [
     (ENV_SPLIT_BY_EVENT_HOUR, "true"),
     (ENV_REINGEST_SAFETY_MARGIN_MS, "10000"),
 ];
-
-/// A configuration value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {variable}={value:?} is invalid: {reason}")]
-pub struct ConfigError {
-    /// The variable's name.
-    pub variable: &'static str,
-    /// The value found.
-    pub value: String,
-    /// What a valid value looks like.
-    pub reason: String,
-}
 
 /// The function's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,64 +130,6 @@ impl Config {
             reingest_safety_margin,
             own_log_group,
         })
-    }
-}
-
-pub(crate) fn invalid(
-    variable: &'static str,
-    value: &str,
-    reason: impl Into<String>,
-) -> ConfigError {
-    ConfigError {
-        variable,
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-fn parse_size(
-    variable: &'static str,
-    value: &str,
-    min: usize,
-    max: usize,
-) -> Result<usize, ConfigError> {
-    let reason = || format!("expected a whole number from {min} to {max}");
-    let parsed: usize = value
-        .trim()
-        .parse()
-        .map_err(|_| invalid(variable, value, reason()))?;
-    if (min..=max).contains(&parsed) {
-        Ok(parsed)
-    } else {
-        Err(invalid(variable, value, reason()))
-    }
-}
-
-pub(crate) fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(invalid(variable, value, "expected true or false")),
-    }
-}
-
-pub(crate) fn parse_namespace(
-    variable: &'static str,
-    value: String,
-) -> Result<String, ConfigError> {
-    // CloudWatch namespaces: 1-255 characters, no leading colon, printable ASCII.
-    let valid = !value.is_empty()
-        && value.len() <= 255
-        && !value.starts_with(':')
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if valid {
-        Ok(value)
-    } else {
-        Err(invalid(
-            variable,
-            &value,
-            "expected 1 to 255 printable ASCII characters, not starting with ':'",
-        ))
     }
 }
 

@@ -21,7 +21,6 @@
 //! SnapStart).
 
 use std::future::Future;
-use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -34,9 +33,11 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{build_request, BoxError, PooledClient};
 use tokio::sync::Mutex;
 
-use crate::firehose::FirehoseRequest;
-use crate::handler::Handler;
-use crate::reingest::RecordSink;
+use crate::processor::handler::Handler;
+use crate::processor::reingest::RecordSink;
+use crate::runtime::write_emf;
+use crate::support::panic_text;
+use crate::transform::firehose::FirehoseRequest;
 
 /// Echoed back on `/response` and `/error` so that the Runtime API can reject an answer
 /// to an invocation that already timed out (as `lambda_runtime` does).
@@ -159,47 +160,12 @@ where
     }
 }
 
-/// Writes the invocation's EMF line, when there is one, to stdout as its own line:
-/// CloudWatch extracts the metrics from it. A failed write loses that line, not the
-/// invocation.
-pub fn write_emf(line: Option<&str>) {
-    if let Some(line) = line {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
-    }
-}
-
-/// glibc's malloc serves blocks above its mmap threshold with fresh mappings and gives
-/// the top of the heap back once more than its trim threshold is free. Both start low
-/// (128 KiB) and only adapt after the fact, so a warm function would map, fault in and
-/// return its megabytes of request, response and re-ingestion buffers on many
-/// invocations (2,664 minor faults per invocation on the 6 MB event, `BENCHMARKS.md`).
-/// Fixed thresholds keep every block up to 32 MiB on the heap, and the heap's free top
-/// (up to 128 MiB) for the next invocation: peak RSS stays what one invocation needs.
-/// mimalloc, measured instead, was no faster and held twice the memory. Call it first in
-/// `main`; returns `false` if malloc refused a setting (nothing else changes then).
-pub fn keep_memory_across_invocations() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets two of malloc's parameters, before any other thread
-    // exists (the runtime is current-thread); an invalid value is refused with 0.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
-            && libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20) == 1
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    true
-}
-
 /// The error posted for a panicking handler: the runtime's message, a clearer type.
 fn panic_diagnostic(panic: &(dyn std::any::Any + Send)) -> Diagnostic {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned());
     Diagnostic {
         // The runtime names the panic's Rust type here; this names what happened.
         error_type: "Runtime.Panic".to_owned(),
-        error_message: match message {
+        error_message: match panic_text(panic) {
             Some(text) => format!("Lambda panicked: {text}"),
             None => "Lambda panicked".to_owned(),
         },

@@ -1,18 +1,17 @@
 //! Putting payloads back into the stream: batching within the put limits, retrying
 //! only what failed, with exponential backoff and full jitter, and never past the
 //! invocation's deadline; an error no retry can cure (no credentials, access denied, no
-//! such stream) ends it at once. Only [`aws`] knows the AWS SDK; everything here talks to
-//! a [`RecordSink`], so tests can inject throttling, partial failures and timeouts.
-
-pub mod aws;
+//! such stream) ends it at once. Only `crate::aws::reingest` knows the AWS SDK;
+//! everything here talks to a [`RecordSink`], so tests can inject throttling, partial
+//! failures and timeouts.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::batch::{ReingestItem, ReingestReport};
-use crate::firehose::FirehoseRequest;
+use crate::processor::batch::{ReingestPayload, ReingestReport};
+use crate::transform::firehose::FirehoseRequest;
 
 /// Most entries in one put call (PutRecordBatch and PutRecords alike).
 pub const MAX_ENTRIES_PER_CALL: usize = 500;
@@ -83,49 +82,115 @@ pub trait RecordSink {
     ) -> impl Future<Output = Result<Vec<Option<String>>, SinkError>>;
 }
 
-/// Puts every item back into `target`, stopping at `deadline`; reports which made it.
+/// Puts every payload back into `target`, stopping at `deadline`; reports which made it.
 pub async fn reingest<S: RecordSink>(
     sink: &S,
     target: Option<&Target>,
-    items: &[ReingestItem],
+    payloads: &[ReingestPayload],
     deadline: Instant,
 ) -> ReingestReport {
-    let mut report = ReingestReport {
-        delivered: vec![false; items.len()],
-        ..ReingestReport::default()
-    };
+    let mut report = ReingestReport::nothing_put_back(payloads.len());
     let Some(target) = target else {
         tracing::error!("the request names no stream to re-ingest into");
         return report;
     };
-    let mut pending: Vec<usize> = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        if item.data.len() <= MAX_RECORD_BYTES {
+    let mut pending = within_record_limit(payloads);
+    let mut round = 0u32;
+    while !pending.is_empty() {
+        let put = PutRound {
+            sink,
+            target,
+            payloads,
+            deadline,
+        };
+        let failed = match put.run(&pending, &mut report).await {
+            Ok(failed) => failed,
+            Err(permanent) => {
+                // The next call would meet the same error: stop here, so that the records
+                // concerned are answered at once instead of at the deadline.
+                let not_put = report.delivered.iter().filter(|done| !**done).count();
+                tracing::warn!(
+                    payloads_not_put = not_put,
+                    cause = %permanent.message,
+                    "re-ingestion stopped: the error is permanent, retrying cannot help; \
+                     the records concerned are ProcessingFailed"
+                );
+                report.stopped_by = Some(permanent.message);
+                return report;
+            }
+        };
+        if failed.is_empty() {
+            break;
+        }
+        round += 1;
+        let backoff = backoff(round);
+        if Instant::now() + backoff >= deadline {
+            tracing::warn!(entries = failed.len(), "re-ingestion ran out of time");
+            break;
+        }
+        report.retries += failed.len() as u64;
+        tokio::time::sleep(backoff).await;
+        pending = failed;
+    }
+    report
+}
+
+/// The payloads Firehose can take as one record; the others are logged and stay
+/// `false` in the report.
+fn within_record_limit(payloads: &[ReingestPayload]) -> Vec<usize> {
+    let mut pending = Vec::with_capacity(payloads.len());
+    for (index, payload) in payloads.iter().enumerate() {
+        if payload.data.len() <= MAX_RECORD_BYTES {
             pending.push(index);
         } else {
             tracing::error!(
-                bytes = item.data.len(),
+                bytes = payload.data.len(),
                 "payload exceeds the record size limit"
             );
         }
     }
-    let mut round = 0u32;
-    while !pending.is_empty() {
+    pending
+}
+
+/// Exponential backoff with full jitter before retry round `round` (from 1).
+fn backoff(round: u32) -> Duration {
+    let ceiling = BASE_BACKOFF
+        .saturating_mul(1u32 << round.min(16))
+        .min(MAX_BACKOFF);
+    ceiling.mul_f64(fastrand::f64())
+}
+
+/// One round of put calls over the pending payloads.
+struct PutRound<'a, S> {
+    sink: &'a S,
+    target: &'a Target,
+    payloads: &'a [ReingestPayload],
+    deadline: Instant,
+}
+
+impl<S: RecordSink> PutRound<'_, S> {
+    /// Puts `pending`, marking in `report` what went through; returns what failed and may
+    /// be retried, or the permanent error that ends re-ingestion.
+    async fn run(
+        &self,
+        pending: &[usize],
+        report: &mut ReingestReport,
+    ) -> Result<Vec<usize>, SinkError> {
         let mut failed = Vec::new();
-        for call in calls(items, &pending) {
-            let now = Instant::now();
-            if now >= deadline {
+        for call in calls(self.payloads, pending) {
+            if Instant::now() >= self.deadline {
                 failed.extend_from_slice(call);
                 continue;
             }
             let entries: Vec<PutEntry<'_>> = call
                 .iter()
                 .map(|&index| PutEntry {
-                    data: &items[index].data,
-                    partition_key: &items[index].partition_key,
+                    data: &self.payloads[index].data,
+                    partition_key: &self.payloads[index].partition_key,
                 })
                 .collect();
-            match tokio::time::timeout_at(deadline, sink.put(target, &entries)).await {
+            let put = self.sink.put(self.target, &entries);
+            match tokio::time::timeout_at(self.deadline, put).await {
                 Ok(Ok(errors)) => {
                     for (position, &index) in call.iter().enumerate() {
                         // A response shorter than the call is a failure for the missing.
@@ -139,51 +204,24 @@ pub async fn reingest<S: RecordSink>(
                     tracing::warn!(entries = call.len(), %error, "put call failed");
                     failed.extend_from_slice(call);
                 }
-                Ok(Err(error)) => {
-                    // The next call would meet the same error: stop here, so that the
-                    // records concerned are answered at once instead of at the deadline.
-                    let not_put = report.delivered.iter().filter(|done| !**done).count();
-                    tracing::warn!(
-                        payloads_not_put = not_put,
-                        cause = %error.message,
-                        "re-ingestion stopped: the error is permanent, retrying cannot help; \
-                         the records concerned are ProcessingFailed"
-                    );
-                    report.stopped_by = Some(error.message);
-                    return report;
-                }
+                Ok(Err(error)) => return Err(error),
                 Err(_) => {
                     tracing::warn!(entries = call.len(), "put call outlived the deadline");
                     failed.extend_from_slice(call);
                 }
             }
         }
-        if failed.is_empty() {
-            break;
-        }
-        round += 1;
-        let ceiling = BASE_BACKOFF
-            .saturating_mul(1u32 << round.min(16))
-            .min(MAX_BACKOFF);
-        let backoff = ceiling.mul_f64(fastrand::f64());
-        if Instant::now() + backoff >= deadline {
-            tracing::warn!(entries = failed.len(), "re-ingestion ran out of time");
-            break;
-        }
-        report.retries += failed.len() as u64;
-        tokio::time::sleep(backoff).await;
-        pending = failed;
+        Ok(failed)
     }
-    report
 }
 
 /// Splits `pending` into calls of at most 500 entries and 4 MiB.
-fn calls<'p>(items: &[ReingestItem], pending: &'p [usize]) -> Vec<&'p [usize]> {
+fn calls<'p>(payloads: &[ReingestPayload], pending: &'p [usize]) -> Vec<&'p [usize]> {
     let mut calls = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (position, &index) in pending.iter().enumerate() {
-        let size = items[index].data.len() + items[index].partition_key.len();
+        let size = payloads[index].data.len() + payloads[index].partition_key.len();
         if position > start
             && (position - start == MAX_ENTRIES_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)
         {
@@ -203,8 +241,8 @@ fn calls<'p>(items: &[ReingestItem], pending: &'p [usize]) -> Vec<&'p [usize]> {
 mod tests {
     use super::*;
 
-    fn item(bytes: usize) -> ReingestItem {
-        ReingestItem {
+    fn item(bytes: usize) -> ReingestPayload {
+        ReingestPayload {
             record_index: 0,
             data: vec![b'x'; bytes],
             partition_key: "k".into(),
@@ -213,12 +251,12 @@ mod tests {
 
     #[test]
     fn calls_respect_count_and_size_limits() {
-        let items: Vec<ReingestItem> = (0..1200).map(|_| item(10)).collect();
+        let items: Vec<ReingestPayload> = (0..1200).map(|_| item(10)).collect();
         let pending: Vec<usize> = (0..items.len()).collect();
         let sizes: Vec<usize> = calls(&items, &pending).iter().map(|c| c.len()).collect();
         assert_eq!(sizes, [500, 500, 200]);
 
-        let items: Vec<ReingestItem> = (0..10).map(|_| item(1_000_000)).collect();
+        let items: Vec<ReingestPayload> = (0..10).map(|_| item(1_000_000)).collect();
         let pending: Vec<usize> = (0..items.len()).collect();
         let split = calls(&items, &pending);
         assert!(split.iter().all(|call| call.len() <= 4));

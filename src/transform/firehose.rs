@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::ndjson::push_json_string;
-use crate::partition::PartitionKeys;
+use crate::transform::ndjson::push_json_string;
+use crate::transform::partition::PartitionKeys;
 
 /// A Firehose data-transformation invocation.
 ///
@@ -178,7 +178,7 @@ fn write_ok_entry_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::UtcTime;
+    use crate::transform::time::UtcTime;
 
     fn keys() -> PartitionKeys {
         PartitionKeys::new(

@@ -8,9 +8,9 @@
 
 use serde_json::value::RawValue;
 
-use crate::cloudwatch::{DataMessage, LogEvent};
-use crate::error::RecordError;
-use crate::time::{TimeFormatter, UtcTime};
+use crate::transform::cloudwatch::{DataMessage, LogEvent};
+use crate::transform::error::RecordError;
+use crate::transform::time::{TimeFormatter, UtcTime};
 
 /// Writes log lines, reusing its buffers across records.
 #[derive(Debug, Default)]
@@ -237,7 +237,7 @@ pub(crate) fn json_string_room(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudwatch::{parse, Subscription};
+    use crate::transform::cloudwatch::{parse, Subscription};
     use serde_json::{json, Value};
 
     fn lines(payload: &Value, parse_json_messages: bool) -> Result<Vec<Value>, RecordError> {
