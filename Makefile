@@ -8,12 +8,19 @@
 # `make test`) adds the aarch64-unknown-linux-gnu target to your Rust toolchain when it
 # is missing, and `make fuzz` needs the nightly toolchain (it says how to get it).
 
+# Here: this overview and `help`, what CI runs (`test`), lint, unit and fuzz. The rest,
+# by concern, in mk/:
+#   tools.mk    the tools venv and the AWS CLI
+#   local.mk    the function on this machine: invoke, e2e, readme-commands, events
+#   lake.mk     the local lake and the README's queries over it
+#   deploy.mk   template checks, the arm64 build, deploy
+#   history.mk  export-task history: export-logs and its tests
+#   bench.mk    the benchmarks
+
 SHELL := /bin/bash
-TOOLS_BIN := .tools/venv/bin
-EVENT ?= events/mixed.json
 FUZZ_SECONDS ?= 60
 
-.PHONY: help tools invoke test lint unit e2e readme-commands fuzz events
+.PHONY: help test lint unit fuzz
 
 # CI (CI=true, as GitHub Actions and most runners set it) gets a log without colour codes.
 ifneq ($(filter true 1 yes,$(CI)),)
@@ -27,21 +34,6 @@ endif
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
 
-## tools: install cargo-lambda, SAM CLI, cfn-lint, checkov, moto and the AWS CLI into .tools/venv (first time: about 3 minutes)
-tools: .tools/venv/.installed
-.tools/venv/.installed: requirements-tools.txt
-	@echo "tools: installing the pinned tools of requirements-tools.txt from PyPI into .tools/venv"
-	@echo "       (project folder, git-ignored; about 3 minutes and 600 MB the first time)"
-	python3 -m venv .tools/venv
-	$(TOOLS_BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements-tools.txt \
-		| grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100; \
-		exit $${PIPESTATUS[0]}
-	touch $@
-
-## invoke: run the function locally on EVENT (default events/mixed.json) and show what would land in S3 (SUMMARY=1 for totals only)
-invoke: tools
-	@PATH="$(abspath $(TOOLS_BIN)):$$PATH" scripts/invoke.sh $(EVENT)
-
 ## test: everything CI runs: lint, unit, e2e, e2e-export, readme-commands, template-check, test-export, sam-build, lake-test
 test: tools lint unit e2e e2e-export readme-commands template-check test-export sam-build lake-test
 
@@ -50,35 +42,25 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# The ignored tests need the tools above (cargo-lambda, moto): they run here, not in a bare `cargo test`.
+# The ignored tests need the tools (mk/tools.mk: cargo-lambda, moto): they run here, not in a bare `cargo test`.
 ## unit: unit, integration, property and output-equality tests, and the runtime-emulator smoke test (cargo nextest, else cargo test)
 unit: tools
 	@echo "unit: building the function binaries first, as cargo lambda watch runs them (its feature set differs from the tests')"
 	cargo build --bins
 	@if cargo nextest --version >/dev/null 2>&1; then \
-		PATH="$(abspath $(TOOLS_BIN)):$$PATH" cargo nextest run --workspace --run-ignored all --no-fail-fast; \
+		$(TOOLS_ON_PATH) cargo nextest run --workspace --run-ignored all --no-fail-fast; \
 	else \
 		echo "cargo-nextest not found: running cargo test"; \
-		PATH="$(abspath $(TOOLS_BIN)):$$PATH" cargo test --workspace -- --include-ignored; \
+		$(TOOLS_ON_PATH) cargo test --workspace -- --include-ignored; \
 	fi
-
-## e2e: re-ingestion, subscription payloads and fail-fast on permanent errors end to end: cargo lambda watch/invoke against moto servers
-e2e: tools
-	PATH="$(abspath $(TOOLS_BIN)):$$PATH" $(TOOLS_BIN)/python tests/e2e/test_moto.py
-
-## readme-commands: run the README's local-use commands as written (cargo lambda watch, then the invokes; port 9000)
-readme-commands: tools
-	$(TOOLS_BIN)/python tests/e2e/test_readme.py
-
-## events: regenerate events/*.json from the readable sources in events/src/
-events:
-	cargo run --quiet -p testkit -- events events
 
 ## fuzz: run the fuzz targets (record: one record's decoding; batch: whole requests; export: the export converter's input) for FUZZ_SECONDS each; FUZZ_TARGETS=record picks one (nightly Rust; cargo-fuzz goes into .tools/bin)
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-include mk/template.mk
-include mk/export.mk
-include mk/bench.mk
+include mk/tools.mk
+include mk/local.mk
 include mk/lake.mk
+include mk/deploy.mk
+include mk/history.mk
+include mk/bench.mk

@@ -1,4 +1,5 @@
-# Benchmarks (issue 5), included by the top-level Makefile (`include mk/bench.mk`).
+# Benchmarks: the transformation's throughput and memory table, the export converter's,
+# and what Lambda bills (scripts/bench.sh; BENCHMARKS.md reads them).
 
 .PHONY: bench
 

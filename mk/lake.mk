@@ -1,12 +1,12 @@
-# The local lake (issue 11), included by the top-level Makefile (`include mk/lake.mk`).
-# The top-level Makefile provides `tools` (the venv in $(TOOLS_BIN) with cargo-lambda,
-# moto and duckdb) and EVENT's default; only an EVENT given on the command line or in the
-# environment is added to the samples here.
+# The lake on this machine: the samples through the function into target/lake/ as
+# Firehose writes them, the Glue tables of template.yaml read by DuckDB, and the
+# README's Athena queries run on them.
 
-TOOLS_BIN ?= .tools/venv/bin
 LAKE_ROOT ?= target/lake
+# EVENT has a default (mk/local.mk); only one given on the command line or in the
+# environment is added to the samples here.
 LAKE_EVENT = $(if $(filter command line environment,$(origin EVENT)),$(EVENT),)
-LAKE_ENV = PATH="$(abspath $(TOOLS_BIN)):$$PATH" $(if $(LAYOUT),LAYOUT=$(LAYOUT),)
+LAKE_ENV = $(TOOLS_ON_PATH) $(if $(LAYOUT),LAYOUT=$(LAYOUT),)
 
 .PHONY: lake lake-sql lake-test
 

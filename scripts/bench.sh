@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the performance table of issue 5, reproducible on any machine.
+# `make bench`: the transformation's throughput and memory table, reproducible on any machine.
 #
 # 1. builds the criterion benchmark and the RSS bench binary in release;
 # 2. runs criterion over the pure transformation (request bytes in -> response bytes out,
@@ -9,8 +9,8 @@
 #    examples/bench_rss on it ITERATIONS times in one process under /usr/bin/time -v, for
 #    the peak RSS and the RSS after the first and the last invocation;
 # 4. prints one table and writes it to target/bench/table.md;
-# 5. the export converter's throughput and peak RSS (issue 10);
-# 6. what Lambda bills (issue 13): the function binary under testkit's Runtime API
+# 5. the export converter's throughput and peak RSS;
+# 6. what Lambda bills (the Runtime API path): the function binary under testkit's Runtime API
 #    emulator, against the same work called in process (examples/bench_runtime.rs).
 #
 # MB/s is decompressed log data per second on one core (criterion's median); time per

@@ -15,7 +15,7 @@
 # FUZZ_KEEP_GOING=1 keeps fuzzing past crashes (libFuzzer fork mode, -ignore_crashes).
 # FUZZ_SANITIZER=address builds with ASan; the default is none: the oracles are
 # assertions and the 2-3x throughput is worth more. The one unsafe block (the libdeflate
-# call in src/decode.rs) is worth an ASan run after any change to it.
+# call in src/transform/decode.rs) is worth an ASan run after any change to it.
 set -euo pipefail
 
 usage() { echo "usage: $0 SECONDS [record|batch ...]" >&2; exit 2; }

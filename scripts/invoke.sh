@@ -12,7 +12,7 @@ command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: run 'make 
 
 out=target/invoke
 mkdir -p "$out"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+devkit() { python3 scripts/devkit.py "$@"; }
 pids=()
 trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
 
@@ -31,27 +31,28 @@ cargo build --bin firehose-logs-processor 2>&1 | { grep -v '^ *Finished ' || tru
 # AWS_ENDPOINT_URL of your own, a local moto server stands in for that stream.
 local_aws=false
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
-  moto_port=$(free_port)
+  moto_port=$(devkit free-port)
   setsid moto_server -H 127.0.0.1 -p "$moto_port" >"$out/moto.log" 2>&1 &
-  pids+=($!)
+  moto_pid=$!
+  pids+=("$moto_pid")
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=${AWS_REGION:-us-east-1}
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-  for _ in $(seq 1 120); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null && break
-    sleep 0.25
-  done
+  devkit wait-for-port "$moto_port" --pid "$moto_pid" --seconds 60 || {
+    echo "moto_server did not start; its log:" >&2; cat "$out/moto.log" >&2; exit 1; }
   python scripts/local-aws.py setup "$event"
   local_aws=true
 fi
 
-port=${PORT:-$(free_port)}
+port=${PORT:-$(devkit free-port)}
 
-# Forward the function's own settings when they are set in this shell. The function
-# logs JSON lines here, which show-response.py reads for failure reasons and metrics.
+# Forward the function's own settings when they are set in this shell: the variables
+# it lists itself (`firehose-logs-processor settings`: NAME=DEFAULT lines), and the AWS
+# ones. The function logs JSON lines here, which show-response.py reads for failure
+# reasons and metrics.
+settings=$(cargo run --quiet --bin firehose-logs-processor -- settings)
 env_args=(--env-var AWS_LAMBDA_LOG_FORMAT=JSON)
-for name in MAX_DECOMPRESSED_BYTES RESPONSE_BUDGET_BYTES PARSE_JSON_MESSAGES METRICS_NAMESPACE \
-            SPLIT_BY_EVENT_HOUR REINGEST_SAFETY_MARGIN_MS AWS_ENDPOINT_URL AWS_REGION \
-            AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+for name in $(printf '%s\n' "$settings" | cut -d= -f1) \
+            AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
   if [ -n "${!name:-}" ]; then env_args+=(--env-var "$name=${!name}"); fi
 done
 
@@ -61,16 +62,15 @@ setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" ${env
 watch_pid=$!
 pids+=("$watch_pid")
 
-for _ in $(seq 1 600); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$watch_pid" 2>/dev/null; then cat "$out/watch.log" >&2; exit 1; fi
-  sleep 0.5
-done
+devkit wait-for-port "$port" --pid "$watch_pid" --seconds 300 || { cat "$out/watch.log" >&2; exit 1; }
 
 cargo lambda invoke firehose-logs-processor --invoke-address 127.0.0.1 --invoke-port "$port" \
   --data-file "$event" --output-format json >"$out/response.json" || {
   echo "invoke failed; the function's log:" >&2; cat "$out/watch.log" >&2; exit 1; }
-sleep 0.5  # let the function's last log lines reach the log file
+# The function's log reaches the file through cargo lambda watch, after the answer may
+# have: wait for its metrics line, the last it writes (an invocation without one goes on
+# after 10 s).
+devkit wait-for-line "$out/watch.log" '"_aws"' --seconds 10 || true
 
 reingested=""
 if $local_aws; then

@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,18 +39,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import devkit  # noqa: E402
+from devkit import CREDENTIALS, EXPORT_CONVERTER, REGION, ROOT  # noqa: E402
+from devkit import PROCESSOR as FUNCTION  # noqa: E402
 from lake_schema import PrefixError, Template, firehose_expression  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAKE = ROOT / "target" / "lake"
 MARKER = ".lake"                 # marks a folder this script may wipe and rewrite
-FUNCTION = "firehose-logs-processor"
-EXPORT_CONVERTER = "export-converter"
 HISTORY = ROOT / "events" / "exports" / "history.json"
-REGION = "us-east-1"
-# The function's settings, passed through when set in the shell (as `make invoke` does).
-FUNCTION_SETTINGS = ("MAX_DECOMPRESSED_BYTES", "RESPONSE_BUDGET_BYTES", "PARSE_JSON_MESSAGES",
-                     "METRICS_NAMESPACE", "SPLIT_BY_EVENT_HOUR", "REINGEST_SAFETY_MARGIN_MS")
 # The lake parses JSON messages unless told otherwise, so that `message_json` is filled.
 LAKE_DEFAULTS = {"PARSE_JSON_MESSAGES": "true", "REINGEST_SAFETY_MARGIN_MS": "2000"}
 MAX_ROUNDS = 10
@@ -62,24 +57,6 @@ PROCESSING_FAILED = ("Lambda.ProcessingFailedStatus", "ProcessingFailed status s
 
 def log(text=""):
     print(text, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, process, seconds, what):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.25)
-    raise TimeoutError(f"{what}: nothing listening on {port} after {seconds}s")
 
 
 def split_payloads(blob):
@@ -107,69 +84,48 @@ class LocalFirehose:
         self.workdir = Path(workdir)
         self.history, self.quiet = history, quiet
         self.extra_env = dict(extra_env or {})
-        self.processes = []
+        self.servers = []
         self.streams = {}      # delivery stream name -> re-ingestion bucket
         self.kinesis = {}      # kinesis stream name -> shard iterator
         self.invocations = 0
 
     def __enter__(self):
-        import boto3
         # cargo-lambda and moto_server live beside this interpreter (the tools venv).
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        moto_port = free_port()
-        self.endpoint = f"http://127.0.0.1:{moto_port}"
-        self.logs = [open(self.workdir / "moto.log", "w"), open(self.workdir / "watch.log", "w")]
-        moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                                stdout=self.logs[0], stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.processes.append(moto)
-        wait_for_port(moto_port, moto, 60, "moto_server")
-        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                aws_secret_access_key="testing")
-        self.s3 = session.client("s3", endpoint_url=self.endpoint)
-        self.firehose = session.client("firehose", endpoint_url=self.endpoint)
-        self.kinesis_client = session.client("kinesis", endpoint_url=self.endpoint)
-        env = {**LAKE_DEFAULTS, **{k: os.environ[k] for k in FUNCTION_SETTINGS if os.environ.get(k)},
-               "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
-               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               **self.extra_env}
-        self.settings = env
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()     # `with` calls it only once __enter__ has returned
+            raise
+
+    def _start(self):
+        moto = devkit.start_moto(self.workdir / "moto.log")
+        self.servers.append(moto)
+        self.endpoint = moto.endpoint
+        self.s3, self.firehose, self.kinesis_client = devkit.clients(
+            self.endpoint, "s3", "firehose", "kinesis")
         # Build first, in the open: the emulator would build on the first invoke, silently.
         binaries = [FUNCTION] + ([EXPORT_CONVERTER] if self.history else [])
         subprocess.run(["cargo", "build", *sum((["--bin", b] for b in binaries), [])],
                        cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL if self.quiet else None,
                        stderr=subprocess.DEVNULL if self.quiet else None)
-        self.port = free_port()
-        args = []
-        for name, value in env.items():
-            args += ["--env-var", f"{name}={value}"]
-        self.watch_log = self.workdir / "watch.log"
-        watch = subprocess.Popen(
-            ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(self.port), *args],
-            cwd=ROOT, stdout=self.logs[1], stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append(watch)
-        try:
-            wait_for_port(self.port, watch, 900, "cargo lambda watch")
-        except (RuntimeError, TimeoutError) as e:
-            self.logs[1].flush()
-            raise RuntimeError(f"{e}; its log:\n{self.watch_log.read_text(errors='replace')[-3000:]}") from e
+        # The function's settings, passed through when set in the shell (as `make invoke`
+        # does); the names are the ones the function lists itself.
+        self.function_settings = devkit.function_settings(FUNCTION)
+        env = {**LAKE_DEFAULTS,
+               **{k: os.environ[k] for k in self.function_settings if os.environ.get(k)},
+               "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, **CREDENTIALS,
+               **self.extra_env}
+        self.settings = env
+        watch = devkit.start_watch(self.workdir / "watch.log", env, ignore_changes=True)
+        self.servers.append(watch)
+        self.port, self.watch_log = watch.port, watch.log_path
         return self
 
     def __exit__(self, *exc):
-        for process in reversed(self.processes):
-            try:
-                os.killpg(process.pid, 15)
-            except ProcessLookupError:
-                pass
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-        for f in self.logs:
-            f.close()
+        for server in reversed(self.servers):
+            server.stop()
 
     def prepare(self, event):
         """Creates the event's delivery stream (and Kinesis source) in moto, once."""
@@ -188,28 +144,21 @@ class LocalFirehose:
             name = kinesis_arn.rsplit("/", 1)[-1]
             if name not in self.kinesis:
                 self.kinesis_client.create_stream(StreamName=name, ShardCount=1)
-                for _ in range(40):
-                    desc = self.kinesis_client.describe_stream(StreamName=name)
-                    if desc["StreamDescription"]["StreamStatus"] == "ACTIVE":
-                        break
-                    time.sleep(0.25)
-                shard = desc["StreamDescription"]["Shards"][0]["ShardId"]
+
+                def active():
+                    desc = self.kinesis_client.describe_stream(StreamName=name)["StreamDescription"]
+                    return desc if desc["StreamStatus"] == "ACTIVE" else None
+
+                desc = devkit.wait_for(active, 10, 0.25)
+                if desc is None:
+                    raise RuntimeError(f"Kinesis stream {name} not ACTIVE after 10 s")
+                shard = desc["Shards"][0]["ShardId"]
                 self.kinesis[name] = (shard, self.kinesis_client.get_shard_iterator(
                     StreamName=name, ShardId=shard,
                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"])
 
     def invoke(self, event, function=FUNCTION):
-        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=self.workdir,
-                                         delete=False) as f:
-            json.dump(event, f)
-        try:
-            out = subprocess.run(
-                ["cargo", "lambda", "invoke", function, "--invoke-address", "127.0.0.1",
-                 "--invoke-port", str(self.port), "--output-format", "json",
-                 "--data-file", f.name],
-                cwd=ROOT, capture_output=True, text=True, timeout=1200)
-        finally:
-            os.unlink(f.name)
+        out = devkit.invoke(function, event, self.port, timeout=1200, workdir=self.workdir)
         self.invocations += 1
         if out.returncode != 0:
             tail = self.watch_log.read_text(errors="replace")[-4000:]
@@ -400,7 +349,7 @@ def build(events, root=DEFAULT_LAKE, layout=None, quiet=False, history=None):
     with tempfile.TemporaryDirectory(prefix="lake-") as work, \
             LocalFirehose(work, extra, bool(history), quiet) as firehose:
         summary["settings"] = {k: v for k, v in firehose.settings.items()
-                               if k in FUNCTION_SETTINGS}
+                               if k in firehose.function_settings}
         for path in events:
             with open(path, encoding="utf-8") as f:
                 event = json.load(f)

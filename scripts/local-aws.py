@@ -10,20 +10,16 @@ import base64
 import json
 import os
 import sys
-import zlib
 
-import boto3
+import devkit
+from devkit import gzip_members
 
 BUCKET = "local-reingested"
 
 
 def clients(event):
-    session = boto3.Session(region_name=event.get("region") or "us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    return (session.client("s3", endpoint_url=endpoint),
-            session.client("firehose", endpoint_url=endpoint),
-            session.client("kinesis", endpoint_url=endpoint))
+    return devkit.clients(os.environ["AWS_ENDPOINT_URL"], "s3", "firehose", "kinesis",
+                          region=event.get("region") or devkit.REGION)
 
 
 def names(event):
@@ -45,15 +41,6 @@ def setup(event):
         kinesis.create_stream(StreamName=kinesis_stream, ShardCount=1)
 
 
-def members(blob):
-    out = []
-    while blob:
-        d = zlib.decompressobj(wbits=31)
-        out.append(d.decompress(blob) + d.flush())
-        blob = d.unused_data
-    return out
-
-
 def collect(event):
     """Prints, as JSON, every payload put back into the stand-in streams (base64)."""
     s3, _, kinesis = clients(event)
@@ -63,13 +50,13 @@ def collect(event):
         shard = kinesis.list_shards(StreamName=kinesis_stream)["Shards"][0]["ShardId"]
         iterator = kinesis.get_shard_iterator(StreamName=kinesis_stream, ShardId=shard,
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        payloads = [members(r["Data"])[0] if r["Data"][:2] == b"\x1f\x8b" else r["Data"]
+        payloads = [gzip_members(r["Data"])[0] if r["Data"][:2] == b"\x1f\x8b" else r["Data"]
                     for r in kinesis.get_records(ShardIterator=iterator)["Records"]]
         where = f"Kinesis stream {kinesis_stream} (local moto stand-in)"
     else:
         for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
             body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
-            payloads += members(body) if body[:2] == b"\x1f\x8b" else [body]
+            payloads += gzip_members(body) if body[:2] == b"\x1f\x8b" else [body]
         where = f"delivery stream {stream} (local moto stand-in)"
     json.dump({"where": where,
                "payloads": [base64.b64encode(p).decode() for p in payloads]}, sys.stdout)

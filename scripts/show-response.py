@@ -23,6 +23,8 @@ import re
 import sys
 import zlib
 
+from devkit import gzip_members
+
 # The template's Prefix, with Firehose's !{partitionKeyFromLambda:KEY} filled in.
 LAYOUT = "{kind}/account={account}/source={source}/dt={dt}/hour={hour}/"
 LINES_PER_RECORD = int(os.environ.get("LINES") or 10)
@@ -49,15 +51,6 @@ def clock(ms):
     return iso(ms)[11:23]
 
 
-def gunzip_members(blob):
-    out = []
-    while blob:
-        decompressor = zlib.decompressobj(wbits=31)
-        out.append(decompressor.decompress(blob) + decompressor.flush())
-        blob = decompressor.unused_data
-    return out
-
-
 def read_input(record):
     """What the input record is, as far as this script can tell without the function."""
     try:
@@ -66,7 +59,7 @@ def read_input(record):
         return {"kind": "invalid", "note": "not base64"}
     if raw[:2] == b"\x1f\x8b":
         try:
-            text = b"".join(gunzip_members(raw))
+            text = b"".join(gzip_members(raw))
         except zlib.error:
             return {"kind": "invalid", "note": "corrupt or truncated gzip", "raw": raw}
     else:

@@ -16,7 +16,7 @@ check() { # description, then a command that must succeed
     if "$@"; then passed=$((passed + 1)); echo "ok   - $what"; else failed=$((failed + 1)); echo "FAIL - $what"; fi
 }
 
-port=$("$TOOLS_BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$("$TOOLS_BIN/python" scripts/devkit.py free-port)
 workdir=$(mktemp -d)
 "$TOOLS_BIN/moto_server" -H 127.0.0.1 -p "$port" >"$workdir/moto.log" 2>&1 &
 moto_pid=$!
@@ -30,20 +30,10 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
 aws() { "$TOOLS_BIN/aws" "$@"; }
 
-# The top-level Makefile includes mk/template.mk; without it (early in the project) a
-# stub supplies the `tools` target so the export target can still be exercised.
-make_cmd=("$MAKE" --no-print-directory)
-if [ ! -f "$ROOT/Makefile" ]; then
-    printf 'include mk/template.mk\ntools:\n' >"$workdir/stub.mk"
-    make_cmd+=(-f "$workdir/stub.mk")
-fi
-make_export() { "${make_cmd[@]}" export-logs TOOLS_BIN="$TOOLS_BIN" "$@"; }
+make_export() { "$MAKE" --no-print-directory export-logs TOOLS_BIN="$TOOLS_BIN" "$@"; }
 
-for _ in $(seq 1 100); do
-    if aws s3api list-buckets >/dev/null 2>&1; then break; fi
-    sleep 0.2
-done
-aws s3api list-buckets >/dev/null || { echo "moto server did not start:"; cat "$workdir/moto.log"; exit 1; }
+"$TOOLS_BIN/python" scripts/devkit.py wait-for-port "$port" --pid "$moto_pid" --seconds 60 &&
+    aws s3api list-buckets >/dev/null || { echo "moto server did not start:"; cat "$workdir/moto.log"; exit 1; }
 
 bucket=export-test-bucket
 group=/aws/lambda/export-test

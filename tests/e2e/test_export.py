@@ -23,9 +23,9 @@ import tempfile
 import time
 import unittest
 
-import boto3
-
-from test_moto import ROOT, REGION, ACCOUNT, CREDENTIALS, start_moto, start_watch, stop
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import devkit  # noqa: E402
+from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT  # noqa: E402
 
 BUCKET = "history-logs"
 HOUR = 3_600_000
@@ -62,20 +62,6 @@ FIXTURE_EVENTS = [
 FIXTURE_TEXT = "".join(f"{stamp} {message}\n" for stamp, message in FIXTURE_EVENTS)
 
 
-def encode_log_group(name):
-    """The convention's encoding (the converter's src/export/key.rs), for the fixtures."""
-    out = []
-    for byte in name.encode():
-        char = chr(byte)
-        if char.isascii() and (char.isalnum() or char in "._-"):
-            out.append(char)
-        elif char == "/":
-            out.append("!")
-        else:
-            out.append(f"*{byte:02X}")
-    return "".join(out)
-
-
 def key_segment(name):
     """The partition key rule for short names (README, 'Partition keys')."""
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
@@ -89,53 +75,34 @@ def iso(millis):
 class ExportEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Class cleanups run even when a later step here fails, last registered first.
         cls.logs = tempfile.TemporaryDirectory()
-        cls.moto, cls.endpoint, cls.moto_log = start_moto(
-            os.path.join(cls.logs.name, "moto.log"), TZ="UTC")
-        cls.aws_env = {**os.environ, "AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
+        cls.addClassCleanup(cls.logs.cleanup)
+        cls.moto = devkit.start_moto(os.path.join(cls.logs.name, "moto.log"), TZ="UTC")
+        cls.addClassCleanup(cls.moto.stop)
+        cls.aws_env = {**os.environ, "AWS_ENDPOINT_URL": cls.moto.endpoint, "AWS_REGION": REGION,
                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PAGER": "",
                        **CREDENTIALS}
-        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                aws_secret_access_key="testing")
-        cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
-        cls.cwlogs = session.client("logs", endpoint_url=cls.endpoint)
-        cls.kms = session.client("kms", endpoint_url=cls.endpoint)
+        cls.s3, cls.cwlogs, cls.kms = devkit.clients(cls.moto.endpoint, "s3", "logs", "kms")
+        for client in (cls.s3, cls.cwlogs, cls.kms):
+            cls.addClassCleanup(client.close)
         cls.s3.create_bucket(Bucket=BUCKET)
         cls.key_arn = cls.kms.create_key(Description="history outputs")["KeyMetadata"]["Arn"]
-        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
-        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
-            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
-                            "PARTITION_LAYOUT": "account-source-hour",
-                            "OUTPUT_KMS_KEY_ARN": cls.key_arn, **CREDENTIALS})
-
-    @classmethod
-    def tearDownClass(cls):
-        stop(cls.watch, cls.watch_log_file)
-        cls.moto.terminate()
-        cls.moto.wait(timeout=30)
-        cls.moto_log.close()
-        for client in (cls.s3, cls.cwlogs, cls.kms):
-            client.close()
-        cls.logs.cleanup()
+        cls.watch = devkit.start_watch(
+            os.path.join(cls.logs.name, "watch.log"),
+            {"AWS_ENDPOINT_URL": cls.moto.endpoint, "AWS_REGION": REGION,
+             "PARTITION_LAYOUT": "account-source-hour",
+             "OUTPUT_KMS_KEY_ARN": cls.key_arn, **CREDENTIALS})
+        cls.addClassCleanup(cls.watch.stop)
 
     def invoke(self, event, expect_error=False):
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            out = subprocess.run(
-                ["cargo", "lambda", "invoke", "export-converter", "--invoke-address",
-                 "127.0.0.1", "--invoke-port", str(self.lambda_port), "--output-format",
-                 "json", "--data-file", f.name],
-                cwd=ROOT, capture_output=True, text=True, timeout=600)
-        finally:
-            os.unlink(f.name)
+        out = devkit.invoke(devkit.EXPORT_CONVERTER, event, self.watch.port, timeout=600)
         if expect_error:
             self.assertNotEqual(out.returncode, 0, out.stdout)
             return out.stderr + out.stdout
         if out.returncode != 0:
-            with open(self.watch_log) as log:
-                self.fail(f"invoke failed: {out.stderr}\n{log.read()[-4000:]}")
+            self.fail(f"invoke failed: {out.stderr}\n{devkit.read_log(self.watch.log_path)[-4000:]}")
         return json.loads(out.stdout)
 
     @staticmethod
@@ -183,11 +150,11 @@ class ExportEndToEnd(unittest.TestCase):
                  f"FROM={BASE - DAY}", f"TO={BASE + 3 * DAY}", f"BUCKET={BUCKET}"],
                 cwd=ROOT, env=self.aws_env, capture_output=True, text=True, timeout=300)
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-            prefix = f"exports/{ACCOUNT}/{encode_log_group(group)}/"
+            prefix = f"{devkit.export_prefix(ACCOUNT, group)}/"
             self.assertIn(prefix, out.stdout, "export-logs names the convention's prefix")
 
     def upload_fixtures(self):
-        prefix = f"exports/{ACCOUNT}/{encode_log_group(FIXTURE_GROUP)}"
+        prefix = devkit.export_prefix(ACCOUNT, FIXTURE_GROUP)
         self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}/aws-logs-write-test",
                            Body=b"Permission Check Successful")
         good = f"{prefix}/d8fdd9b6-9bb8-4e13-8df1-7f41e8610d8c/{FIXTURE_STREAM}/000000.gz"
@@ -260,8 +227,10 @@ class ExportEndToEnd(unittest.TestCase):
         self.assertEqual(self.keys("logs/"), before)
         self.assertGreaterEqual(self.aborted_uploads() - aborts, 3, "hours staged, then aborted")
         self.assertEqual(self.incomplete_uploads(), [], "nothing left staged")
-        with open(self.watch_log, encoding="utf-8", errors="replace") as log:
-            text = log.read()
+        # The converter's log reaches the file through cargo lambda watch, after the
+        # answer may have: read until both lines are there.
+        text = devkit.wait_for_log(self.watch.log_path, lambda log: all(
+            line in log for line in ("gzip stream is corrupt or truncated", "object left alone")))
         self.assertIn("gzip stream is corrupt or truncated", text)
         self.assertIn("object left alone", text)
         self.assertNotIn("was not discarded", text)
@@ -272,8 +241,7 @@ class ExportEndToEnd(unittest.TestCase):
 
     def aborted_uploads(self):
         """AbortMultipartUpload requests moto has answered with 204."""
-        self.moto_log.flush()
-        with open(self.moto_log.name, encoding="utf-8", errors="replace") as log:
+        with open(self.moto.log_path, encoding="utf-8", errors="replace") as log:
             return sum(1 for line in log if '"DELETE /' in line and "uploadId=" in line
                        and '" 204 ' in line)
 

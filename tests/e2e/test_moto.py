@@ -8,7 +8,6 @@ cargo-lambda, moto and boto3.
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,40 +15,9 @@ import time
 import unittest
 import zlib
 
-import boto3
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, process, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.25)
-    raise TimeoutError(f"nothing listening on {port} after {seconds}s")
-
-
-def gzip_members(blob):
-    """Splits concatenated gzip members (moto writes a PutRecordBatch as one object)."""
-    members = []
-    while blob:
-        decompressor = zlib.decompressobj(wbits=31)
-        members.append(decompressor.decompress(blob) + decompressor.flush())
-        blob = decompressor.unused_data
-    return members
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import devkit  # noqa: E402
+from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT  # noqa: E402
 
 
 def event_keys(events):
@@ -72,59 +40,8 @@ def firehose_event(payloads, stream_arn, kinesis_arn=None):
     return event
 
 
-def start_moto(log_path, **env):
-    """A moto server on a free port; returns (process, endpoint, log file)."""
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    wait_for_port(port, process, 60)
-    return process, f"http://127.0.0.1:{port}", log
-
-
-def start_watch(log_path, function_env, base_env=None):
-    """`cargo lambda watch` on a free port, the function's environment given by
-    `function_env` on top of `base_env` (default: this process's environment)."""
-    port = free_port()
-    env_args = []
-    for name, value in function_env.items():
-        env_args += ["--env-var", f"{name}={value}"]
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-         "--invoke-port", str(port), *env_args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env=os.environ if base_env is None else base_env)
-    wait_for_port(port, process, 900)
-    return process, port, log
-
-
-def stop(process, log):
-    try:
-        os.killpg(process.pid, 15)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait(timeout=30)
-    log.close()
-
-
-def without_aws_settings():
-    """This process's environment as a machine without any AWS set-up would have it:
-    no keys, no profile files, no instance metadata, no endpoint."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
-                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
-    return env
-
-
-def emf_lines(log_path):
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        return [json.loads(l) for l in f if l.startswith("{") and '"_aws"' in l]
+def emf_lines(log_text):
+    return [json.loads(l) for l in log_text.splitlines() if l.startswith("{") and '"_aws"' in l]
 
 
 class EndToEnd(unittest.TestCase):
@@ -132,48 +49,28 @@ class EndToEnd(unittest.TestCase):
     def setUpClass(cls):
         # Built first, in the foreground: the watches below then start an up-to-date
         # binary, and no invoke waits for a build.
-        subprocess.run(["cargo", "build", "--bin", "firehose-logs-processor"], cwd=ROOT,
+        subprocess.run(["cargo", "build", "--bin", devkit.PROCESSOR], cwd=ROOT,
                        check=True, timeout=3600)
+        # Class cleanups run even when a later step here fails, last registered first.
         cls.logs = tempfile.TemporaryDirectory()
-        cls.moto, cls.endpoint, cls.moto_log = start_moto(
-            os.path.join(cls.logs.name, "moto.log"))
-        cls.watch_log = os.path.join(cls.logs.name, "watch.log")
-        cls.watch, cls.lambda_port, cls.watch_log_file = start_watch(
-            cls.watch_log, {"AWS_ENDPOINT_URL": cls.endpoint, "AWS_REGION": REGION,
-                            "REINGEST_SAFETY_MARGIN_MS": "2000", **CREDENTIALS})
-        session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                aws_secret_access_key="testing")
-        cls.s3 = session.client("s3", endpoint_url=cls.endpoint)
-        cls.firehose = session.client("firehose", endpoint_url=cls.endpoint)
-        cls.kinesis = session.client("kinesis", endpoint_url=cls.endpoint)
-        cls.cwlogs = session.client("logs", endpoint_url=cls.endpoint)
-
-    @classmethod
-    def tearDownClass(cls):
-        stop(cls.watch, cls.watch_log_file)
-        cls.moto.terminate()
-        cls.moto.wait(timeout=30)
-        cls.moto_log.close()
+        cls.addClassCleanup(cls.logs.cleanup)
+        cls.moto = devkit.start_moto(os.path.join(cls.logs.name, "moto.log"))
+        cls.addClassCleanup(cls.moto.stop)
+        cls.watch = devkit.start_watch(
+            os.path.join(cls.logs.name, "watch.log"),
+            {"AWS_ENDPOINT_URL": cls.moto.endpoint, "AWS_REGION": REGION,
+             "REINGEST_SAFETY_MARGIN_MS": "2000", **CREDENTIALS})
+        cls.addClassCleanup(cls.watch.stop)
+        cls.s3, cls.firehose, cls.kinesis, cls.cwlogs = devkit.clients(
+            cls.moto.endpoint, "s3", "firehose", "kinesis", "logs")
         for client in (cls.s3, cls.firehose, cls.kinesis, cls.cwlogs):
-            client.close()
-        cls.logs.cleanup()
+            cls.addClassCleanup(client.close)
 
-    def invoke(self, event, port=None, watch_log=None):
-        port = port or self.lambda_port
-        watch_log = watch_log or self.watch_log
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(event, f)
-        try:
-            out = subprocess.run(
-                ["cargo", "lambda", "invoke", "firehose-logs-processor", "--invoke-address",
-                 "127.0.0.1", "--invoke-port", str(port), "--output-format", "json",
-                 "--data-file", f.name],
-                cwd=ROOT, capture_output=True, text=True, timeout=300)
-        finally:
-            os.unlink(f.name)
+    def invoke(self, event, watch=None):
+        watch = watch or self.watch
+        out = devkit.invoke(devkit.PROCESSOR, event, watch.port, timeout=300)
         if out.returncode != 0:
-            with open(watch_log) as log:
-                self.fail(f"invoke failed: {out.stderr}\n{log.read()[-4000:]}")
+            self.fail(f"invoke failed: {out.stderr}\n{devkit.read_log(watch.log_path)[-4000:]}")
         response = json.loads(out.stdout)
         sent = [r["recordId"] for r in event["records"]]
         self.assertEqual([r["recordId"] for r in response["records"]], sent,
@@ -202,7 +99,7 @@ class EndToEnd(unittest.TestCase):
         payloads = []
         for item in self.s3.list_objects_v2(Bucket=bucket).get("Contents", []):
             body = self.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            payloads.extend(gzip_members(body))
+            payloads.extend(devkit.gzip_members(body))
             self.s3.delete_object(Bucket=bucket, Key=item["Key"])
         return payloads
 
@@ -226,7 +123,7 @@ class EndToEnd(unittest.TestCase):
             response = self.invoke(event)
             results = {r["result"] for r in response["records"]}
             if "ProcessingFailed" in results:
-                with open(self.watch_log) as log:
+                with open(self.watch.log_path) as log:
                     reasons = [l for l in log if "record failed" not in l and ("WARN" in l or "ERROR" in l or "INFO" in l)]
                 self.fail("nothing may fail in a healthy stream:\n" + "".join(reasons[-10:]))
             delivered.extend(self.ok_events(response))
@@ -307,73 +204,67 @@ class EndToEnd(unittest.TestCase):
         event["deliveryStreamArn"] = stream_arn
         return event
 
-    def assert_fails_fast(self, port, watch_log, cause):
+    def assert_fails_fast(self, watch, cause):
         """Only the record that needed re-ingestion fails, at once, for `cause`, with one
         warning; the metrics count it as a permanent re-ingestion error."""
         event = self.mixed_event(f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/missing")
         # A first invoke that needs no re-ingestion starts the function (cargo lambda
         # watch runs it on first use), so that the timing below is the function's own.
-        self.invoke(dict(event, records=event["records"][:1]), port, watch_log)
-        before = len(emf_lines(watch_log))
+        self.invoke(dict(event, records=event["records"][:1]), watch)
+        before = len(emf_lines(devkit.read_log(watch.log_path)))
         started = time.monotonic()
-        response = self.invoke(event, port, watch_log)
+        response = self.invoke(event, watch)
         elapsed = time.monotonic() - started
         self.assertLess(elapsed, 15, "a permanent error must not be retried until the deadline")
         results = [r["result"] for r in response["records"]]
         self.assertEqual(results, ["Dropped", "Ok", "Ok", "ProcessingFailed", "ProcessingFailed"])
-        time.sleep(0.5)
-        with open(watch_log, encoding="utf-8", errors="replace") as f:
-            log = f.read()
-        stops = [l for l in log.splitlines() if "re-ingestion stopped" in l]
-        self.assertEqual(len(stops), 1, "one warning naming the cause:\n" + log[-3000:])
-        self.assertIn(cause, stops[0])
-        failed = [l for l in log.splitlines()
-                  if "record failed" in l and event["records"][4]["recordId"] in l]
-        self.assertEqual(len(failed), 1)
-        self.assertIn("not re-ingested: " + cause, failed[0])
-        metrics = emf_lines(watch_log)[before:]
+
+        def stops(log):
+            return [l for l in log.splitlines() if "re-ingestion stopped" in l]
+
+        def failed(log):
+            return [l for l in log.splitlines()
+                    if "record failed" in l and event["records"][4]["recordId"] in l]
+
+        # The function's log reaches the file through cargo lambda watch, after the
+        # answer may have: read until the warning, the failed record and the invocation's
+        # metrics line (its last) are all there.
+        log = devkit.wait_for_log(watch.log_path, lambda log: stops(log) and failed(log)
+                                  and len(emf_lines(log)) > before)
+        self.assertEqual(len(stops(log)), 1, "one warning naming the cause:\n" + log[-3000:])
+        self.assertIn(cause, stops(log)[0])
+        self.assertEqual(len(failed(log)), 1, log[-3000:])
+        self.assertIn("not re-ingested: " + cause, failed(log)[0])
+        metrics = emf_lines(log)[before:]
         self.assertEqual(len(metrics), 1)
         self.assertEqual((metrics[0]["ReingestPermanentErrors"], metrics[0]["ReingestFailures"],
                           metrics[0]["PutRetries"]), (1, 1, 0))
 
     def test_a_missing_stream_fails_fast(self):
-        self.assert_fails_fast(self.lambda_port, self.watch_log, "ResourceNotFoundException")
+        self.assert_fails_fast(self.watch, "ResourceNotFoundException")
 
     def test_denied_access_fails_fast(self):
         """moto checks IAM once its first INITIAL_NO_AUTH_ACTION_COUNT calls are spent:
         the function gets the keys of a user without any policy."""
-        moto, endpoint, moto_log = start_moto(
-            os.path.join(self.logs.name, "moto-iam.log"), INITIAL_NO_AUTH_ACTION_COUNT="2")
-        watch = None
-        try:
-            iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION,
-                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        with devkit.start_moto(os.path.join(self.logs.name, "moto-iam.log"),
+                               INITIAL_NO_AUTH_ACTION_COUNT="2") as moto:
+            (iam,) = devkit.clients(moto.endpoint, "iam")
             iam.create_user(UserName="no-permissions")
             key = iam.create_access_key(UserName="no-permissions")["AccessKey"]
             iam.close()
-            log_path = os.path.join(self.logs.name, "watch-denied.log")
-            watch, port, log = start_watch(log_path, {
-                "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION,
-                "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
-            self.assert_fails_fast(port, log_path, "AccessDenied")
-        finally:
-            if watch:
-                stop(watch, log)
-            moto.terminate()
-            moto.wait(timeout=30)
-            moto_log.close()
+            with devkit.start_watch(os.path.join(self.logs.name, "watch-denied.log"), {
+                    "AWS_ENDPOINT_URL": moto.endpoint, "AWS_REGION": REGION,
+                    "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                    "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}) as watch:
+                self.assert_fails_fast(watch, "AccessDenied")
 
     def test_missing_credentials_fail_fast(self):
         """No keys, no profile, instance metadata disabled, no endpoint: the credential
         provider fails, and that is final."""
-        log_path = os.path.join(self.logs.name, "watch-no-credentials.log")
-        watch, port, log = start_watch(log_path, {"AWS_REGION": REGION},
-                                       base_env=without_aws_settings())
-        try:
-            self.assert_fails_fast(port, log_path, "no AWS credentials")
-        finally:
-            stop(watch, log)
+        with devkit.start_watch(os.path.join(self.logs.name, "watch-no-credentials.log"),
+                                {"AWS_REGION": REGION},
+                                base_env=devkit.without_aws_settings()) as watch:
+            self.assert_fails_fast(watch, "no AWS credentials")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import devkit  # noqa: E402
+from devkit import ROOT  # noqa: E402
+
 MARKER = "# local use:"
 WATCH_PORT = 9000  # cargo lambda's default, as the README's commands use it
 FIRST_BUILD_SECONDS = 1800
@@ -42,15 +43,9 @@ def readme_commands(path):
     return commands
 
 
-def listening(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def without_aws_settings():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
-                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+def newcomers_environment():
+    """No AWS set-up (devkit.without_aws_settings), and the tools venv not activated."""
+    env = devkit.without_aws_settings()
     # A newcomer's shell has not activated the venv: the README's own line must do it.
     venv_bin = os.path.join(ROOT, ".tools", "venv", "bin")
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
@@ -59,11 +54,19 @@ def without_aws_settings():
     return env
 
 
+def session_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def script_for(commands):
     """One bash script: each command, a wait for the port after a background one, and a
     marker with the exit status and time after each foreground one."""
-    lines = ["set -u", f"wait_for_port() {{ for _ in $(seq 1 {FIRST_BUILD_SECONDS * 2}); do "
-             "(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.5; done; return 1; }"]
+    lines = ["set -u", f"wait_for_port() {{ {shlex.quote(sys.executable)} scripts/devkit.py "
+             f"wait-for-port $1 --seconds {FIRST_BUILD_SECONDS}; }}"]
     for index, command in enumerate(commands):
         if command.endswith("&"):
             lines.append(command)
@@ -81,14 +84,14 @@ def main():
     print("README local-use commands:")
     for command in commands:
         print(f"  $ {command}")
-    if listening(WATCH_PORT):
+    if devkit.listening(WATCH_PORT):
         print(f"readme-commands: port {WATCH_PORT} is taken; the README's commands need it free")
         return 1
     # Output goes to a file, not a pipe: the background watch keeps its end open after
     # the last command, which is when the session (and with it the watch) is ended.
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
         process = subprocess.Popen(["bash", "-c", script_for(commands)], cwd=ROOT,
-                                   env=without_aws_settings(), stdout=log,
+                                   env=newcomers_environment(), stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             process.wait(timeout=FIRST_BUILD_SECONDS + 600)
@@ -97,7 +100,12 @@ def main():
                 os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        time.sleep(1)
+        # Read the output once every process of the session has ended and written its last.
+        if not devkit.wait_for(lambda: not session_alive(process.pid), 30):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         log.seek(0)
         output = log.read()
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)

@@ -19,9 +19,9 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "scripts"))
 import lake  # noqa: E402
+from devkit import ROOT  # noqa: E402
 from lake_schema import Template, firehose_expression  # noqa: E402
 
 # The day the samples were written on: the README's relative ranges are read from it.
