@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The first form runs one `Processor` ITERATIONS times on one thread, as
-//! `src/main.rs` does: parse the request, plan, put back what does not fit (here every
+//! the processor function does (`src/processor/handler.rs`): parse the request, plan, put back what does not fit (here every
 //! put succeeds, the usual case; nothing leaves the process), finish. The budget is
 //! disabled (every record transformed, as in `benches/transform.rs`) unless BENCH_BUDGET
 //! sets one. It prints one JSON object: decompressed and response bytes, the median and
@@ -108,7 +108,7 @@ fn run(size_mb: usize, level: &str, iterations: usize, file: Option<&str>) {
     let mut first = None;
     for i in 0..iterations {
         let body = receive();
-        // As deployed (src/main.rs): parse, transform, put back what does not fit (here
+        // As deployed (src/processor/handler.rs): parse, transform, put back what does not fit (here
         // every put succeeds, the usual case), then write the response.
         let started = Instant::now();
         let mut request: FirehoseRequest = serde_json::from_slice(&body).expect("a request");

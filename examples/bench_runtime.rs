@@ -170,7 +170,7 @@ fn in_process(body: &[u8], iterations: usize) -> InProcess {
         if response.is_empty() {
             response = handled.response.clone();
         }
-        // What main.rs and the runtime then do with the response, timed apart: the
+        // What the runtime glue then does with the response, timed apart: the
         // checks that make it a `RawValue`, and the runtime's serialization of it.
         let started = Instant::now();
         let raw = response_value(handled.response).expect("the response is JSON");

@@ -141,7 +141,7 @@ notes = [
     "ms / invocation: criterion median, request JSON bytes to response bytes, budget disabled "
     "so that every record is transformed. Response bytes: with the budget disabled. "
     f"Peak RSS: {peak_source} of one process running {iterations} invocations "
-    "(examples/bench_rss) as src/main.rs does: the request body read before each invocation "
+    "(examples/bench_rss) as the processor function does: the request body read before each invocation "
     "and dropped once parsed, as the Lambda runtime does, then plan, every re-ingested payload "
     "put back (nothing leaves the process), finish. Once with the budget disabled, once with "
     "the function's default budget (6000000 bytes; records past it re-ingested when deployed). "

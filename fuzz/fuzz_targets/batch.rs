@@ -198,7 +198,7 @@ fn structured(bytes: &[u8]) -> Option<(FirehoseRequest, usize, Vec<bool>, u64)> 
 fuzz_target!(|bytes: &[u8]| {
     PROCESSORS.with(|p| {
         let mut processors = p.borrow_mut();
-        let (request, variant, delivered, retries) = if bytes.first() == Some(&0xFF) {
+        let (mut request, variant, delivered, retries) = if bytes.first() == Some(&0xFF) {
             match structured(&bytes[1..]) {
                 Some(built) => built,
                 None => return,
@@ -208,7 +208,7 @@ fuzz_target!(|bytes: &[u8]| {
             let parsed = serde_json::from_slice::<FirehoseRequest>(bytes);
             let processed = processors[variant].process_json(bytes);
             assert_eq!(processed.is_ok(), parsed.is_ok(), "process_json disagrees with serde");
-            let Ok(request) = parsed else { return };
+            let Ok(mut request) = parsed else { return };
             let response = processed.unwrap().response.to_vec();
             // The same through plan + finish with nothing put back.
             let processor = &mut processors[variant];
@@ -237,10 +237,13 @@ fuzz_target!(|bytes: &[u8]| {
         let metrics = processed.metrics;
         // A fresh processor must answer the same: warm buffers change nothing.
         let mut fresh = Processor::new(config(variant));
-        let fresh_items = fresh.plan(&request);
-        assert!(fresh_items == items, "warm and fresh processors re-ingest differently");
+        let fresh_plan = fresh.plan(&mut request);
         assert!(
-            plan.finish(&report).response == response.as_slice(),
+            fresh_plan.payloads() == items.as_slice(),
+            "warm and fresh processors re-ingest differently"
+        );
+        assert!(
+            fresh_plan.finish(&report).response == response.as_slice(),
             "warm and fresh processors disagree"
         );
         check(&request, &response, &metrics, &config(variant), &items, &report);

@@ -207,6 +207,10 @@ impl RecordSink for AwsSink {
                 retryable: false,
             });
         }
+        // The two put paths look alike but share no types: each SDK has its own record,
+        // blob, builder error and response entry, so a common helper would only be a
+        // macro over two different APIs. They are kept side by side, each tested against
+        // moto.
         match target {
             Target::DeliveryStream(name) => {
                 let records = entries

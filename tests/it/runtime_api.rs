@@ -1,5 +1,5 @@
 //! The function binary under the project's Runtime API emulator (`testkit::runtime_api`):
-//! what `src/lambda.rs` posts itself, without `lambda_runtime`'s serialization, must be
+//! what `src/runtime/firehose_layer.rs` posts itself, without `lambda_runtime`'s serialization, must be
 //! exactly what the library writes, with the Runtime API's headers; what is not a
 //! Firehose request still gets the runtime's own error report; re-ingestion goes through
 //! the real SDK over HTTP.
