@@ -1,5 +1,6 @@
 //! Integration tests, one binary with a module per theme so they compile once.
 
+mod cfn;
 mod export;
 mod loop_guard;
 mod oracle;
