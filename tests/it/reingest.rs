@@ -174,7 +174,7 @@ async fn a_permanent_error_stops_every_later_call() {
 /// counted as permanent.
 #[tokio::test(start_paused = true)]
 async fn permanent_failures_are_processing_failed_and_counted() {
-    let (request, mut processor) = overflowing_batch();
+    let (_, request, mut processor) = overflowing_batch();
     let items = processor.plan(&request);
     let sink = ScriptedSink::new(&[Behaviour::Denied]);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -202,7 +202,7 @@ async fn permanent_failures_are_processing_failed_and_counted() {
     assert_eq!(metrics.reingest_failures, failed);
     assert_eq!(metrics.put_retries, 0);
 
-    let (request, mut processor) = overflowing_batch();
+    let (_, request, mut processor) = overflowing_batch();
     let items = processor.plan(&request);
     let sink = ScriptedSink::new(&[Behaviour::Hang]);
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -219,7 +219,8 @@ async fn permanent_failures_are_processing_failed_and_counted() {
 }
 
 /// Twelve records of 200 events each against a 600 kB budget: some must be re-ingested.
-fn overflowing_batch() -> (FirehoseRequest, Processor) {
+/// The records (id, data), their request, and the processor with that budget.
+fn overflowing_batch() -> (Vec<(String, Vec<u8>)>, FirehoseRequest, Processor) {
     let records: Vec<(String, Vec<u8>)> = (0..12)
         .map(|r| {
             let events = (0..200)
@@ -237,7 +238,7 @@ fn overflowing_batch() -> (FirehoseRequest, Processor) {
         response_budget_bytes: 600_000,
         ..Config::default()
     };
-    (request, Processor::new(config))
+    (records, request, Processor::new(config))
 }
 
 #[tokio::test(start_paused = true)]
@@ -291,24 +292,7 @@ async fn oversized_payloads_and_a_missing_target_fail_without_a_call() {
 /// payloads did not all go in are `ProcessingFailed` (Firehose keeps them).
 #[tokio::test(start_paused = true)]
 async fn every_record_ends_delivered_reingested_or_failed() {
-    let records: Vec<(String, Vec<u8>)> = (0..12)
-        .map(|r| {
-            let events = (0..200)
-                .map(|e| {
-                    serde_json::json!({"id": format!("{r}-{e}"), "timestamp": 1_795_329_660_000i64 + e,
-                                       "message": format!("{r}-{e} {}", "x".repeat(300))})
-                })
-                .collect();
-            let payload = data_message("123456789012", "/aws/lambda/app", "s", events);
-            (format!("record-{r}"), gzip(payload.to_string().as_bytes()))
-        })
-        .collect();
-    let request: FirehoseRequest = serde_json::from_value(firehose_event(&records)).unwrap();
-    let config = Config {
-        response_budget_bytes: 600_000,
-        ..Config::default()
-    };
-    let mut processor = Processor::new(config);
+    let (records, request, mut processor) = overflowing_batch();
     let items = processor.plan(&request);
     assert!(items.len() >= 4, "the batch must not fit");
     assert!(
