@@ -279,6 +279,16 @@ fn moto_format_and_multi_member_gzip() {
     assert_eq!(got[1].1["message"], "second member\ncontinued");
 }
 
+/// Whether `error` is the kind of failure the tables below name by a word of its message.
+fn is_kind(error: &ExportError, word: &str) -> bool {
+    match word {
+        "gzip" => matches!(error, ExportError::Gzip(_)),
+        "UTF-8" => matches!(error, ExportError::NotUtf8 { .. }),
+        "timestamp" => matches!(error, ExportError::NoTimestamp(_)),
+        other => panic!("no kind known for {other}"),
+    }
+}
+
 #[test]
 fn an_object_that_does_not_read_completely_writes_nothing() {
     let text = export_text(&EVENTS);
@@ -301,6 +311,7 @@ fn an_object_that_does_not_read_completely_writes_nothing() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, ConvertOptions::default()).unwrap_err();
+        assert!(is_kind(&error, expected), "{expected}: {error:?}");
         let chain = firehose_logs_processor::batch::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(
@@ -371,6 +382,7 @@ fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+        assert!(is_kind(&error, expected), "{expected}: {error:?}");
         let chain = firehose_logs_processor::batch::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(store.stages.get() > 20, "{expected}: outputs were staged");
