@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use firehose_logs_processor::reingest::{reingest, PutEntry, RecordSink, SinkError, Target};
-use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestItem};
+use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestItem, ReingestReport};
 use testkit::{data_message, decode_response, firehose_event, gzip};
 use tokio::time::Instant;
 
@@ -175,16 +175,9 @@ async fn a_permanent_error_stops_every_later_call() {
 #[tokio::test(start_paused = true)]
 async fn permanent_failures_are_processing_failed_and_counted() {
     let (_, request, mut processor) = overflowing_batch();
-    let items = processor.plan(&request);
     let sink = ScriptedSink::new(&[Behaviour::Denied]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let report = reingest(
-        &sink,
-        Target::for_request(&request).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
+    let (items, report) =
+        plan_and_reingest(&mut processor, &request, &sink, Duration::from_secs(60)).await;
     let processed = processor.finish(&request, &items, &report);
     let metrics = processed.metrics;
     let response = processed.response.to_vec();
@@ -203,16 +196,9 @@ async fn permanent_failures_are_processing_failed_and_counted() {
     assert_eq!(metrics.put_retries, 0);
 
     let (_, request, mut processor) = overflowing_batch();
-    let items = processor.plan(&request);
     let sink = ScriptedSink::new(&[Behaviour::Hang]);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let report = reingest(
-        &sink,
-        Target::for_request(&request).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
+    let (items, report) =
+        plan_and_reingest(&mut processor, &request, &sink, Duration::from_secs(1)).await;
     let metrics = processor.finish(&request, &items, &report).metrics;
     assert!(metrics.reingest_failures > 0);
     assert_eq!(metrics.reingest_permanent_errors, 0, "{metrics:?}");
@@ -239,6 +225,20 @@ fn overflowing_batch() -> (Vec<(String, Vec<u8>)>, FirehoseRequest, Processor) {
         ..Config::default()
     };
     (records, request, Processor::new(config))
+}
+
+/// Plans the batch and puts its items back through `sink`, for `within` from now.
+async fn plan_and_reingest(
+    processor: &mut Processor,
+    request: &FirehoseRequest,
+    sink: &ScriptedSink,
+    within: Duration,
+) -> (Vec<ReingestItem>, ReingestReport) {
+    let items = processor.plan(request);
+    let deadline = Instant::now() + within;
+    let target = Target::for_request(request);
+    let report = reingest(sink, target.as_ref(), &items, deadline).await;
+    (items, report)
 }
 
 #[tokio::test(start_paused = true)]
@@ -293,7 +293,13 @@ async fn oversized_payloads_and_a_missing_target_fail_without_a_call() {
 #[tokio::test(start_paused = true)]
 async fn every_record_ends_delivered_reingested_or_failed() {
     let (records, request, mut processor) = overflowing_batch();
-    let items = processor.plan(&request);
+    let sink = ScriptedSink::new(&[
+        Behaviour::Throttled,
+        Behaviour::ThrottleEveryOther,
+        Behaviour::Hang,
+    ]);
+    let (items, report) =
+        plan_and_reingest(&mut processor, &request, &sink, Duration::from_secs(10)).await;
     assert!(items.len() >= 4, "the batch must not fit");
     assert!(
         items
@@ -301,19 +307,6 @@ async fn every_record_ends_delivered_reingested_or_failed() {
             .all(|item| records.iter().any(|(_, data)| *data == item.data)),
         "records that fit a later response alone travel as they came"
     );
-    let sink = ScriptedSink::new(&[
-        Behaviour::Throttled,
-        Behaviour::ThrottleEveryOther,
-        Behaviour::Hang,
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let report = reingest(
-        &sink,
-        Target::for_request(&request).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
     let processed = processor.finish(&request, &items, &report);
     let metrics = processed.metrics;
     let decoded = decode_response(processed.response).unwrap();
