@@ -21,6 +21,9 @@ use crate::cfn;
 /// Objects in memory, served in small chunks; outputs are staged apart from the objects
 /// until published. Reads can be cut at a byte, staging refused after so many outputs,
 /// and one publish refused.
+// Its fields have the shape of the fuzz target `record`'s `Message` (a run of `Option`
+// fields) and nothing more: these are a test double's switches and counters, those
+// describe an arbitrary input, so there is no code to share.
 #[derive(Default)]
 struct MemoryStore {
     objects: RefCell<BTreeMap<String, Vec<u8>>>,
