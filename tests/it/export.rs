@@ -4,7 +4,7 @@
 //! completely writes nothing.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +16,14 @@ use firehose_logs_processor::export::{
 use firehose_logs_processor::transform::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
 
+use crate::cfn;
+
 /// Objects in memory, served in small chunks; outputs are staged apart from the objects
 /// until published. Reads can be cut at a byte, staging refused after so many outputs,
 /// and one publish refused.
+// Its fields have the shape of the fuzz target `record`'s `Message` (a run of `Option`
+// fields) and nothing more: these are a test double's switches and counters, those
+// describe an arbitrary input, so there is no code to share.
 #[derive(Default)]
 struct MemoryStore {
     objects: RefCell<BTreeMap<String, Vec<u8>>>,
@@ -277,6 +282,16 @@ fn moto_format_and_multi_member_gzip() {
     assert_eq!(got[1].1["message"], "second member\ncontinued");
 }
 
+/// Whether `error` is the kind of failure the tables below name by a word of its message.
+fn is_kind(error: &ExportError, word: &str) -> bool {
+    match word {
+        "gzip" => matches!(error, ExportError::Gzip(_)),
+        "UTF-8" => matches!(error, ExportError::NotUtf8 { .. }),
+        "timestamp" => matches!(error, ExportError::NoTimestamp(_)),
+        other => panic!("no kind known for {other}"),
+    }
+}
+
 #[test]
 fn an_object_that_does_not_read_completely_writes_nothing() {
     let text = export_text(&EVENTS);
@@ -299,6 +314,7 @@ fn an_object_that_does_not_read_completely_writes_nothing() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, ConvertOptions::default()).unwrap_err();
+        assert!(is_kind(&error, expected), "{expected}: {error:?}");
         let chain = firehose_logs_processor::support::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(
@@ -369,6 +385,7 @@ fn an_object_unreadable_past_many_outputs_leaves_none_staged_or_seen() {
         let key = source_key("s", "000000.gz");
         store.add(&key, body);
         let error = run(&store, &key, SMALL_OUTPUTS).unwrap_err();
+        assert!(is_kind(&error, expected), "{expected}: {error:?}");
         let chain = firehose_logs_processor::support::error_chain(&error);
         assert!(chain.contains(expected), "{expected}: {chain}");
         assert!(store.stages.get() > 20, "{expected}: outputs were staged");
@@ -605,68 +622,28 @@ fn large_objects_are_cut_and_nothing_is_lost() {
 /// gives, for every `PartitionLayout` the template offers.
 #[test]
 fn output_prefixes_follow_the_templates_prefix_expression() {
-    use serde_norway::Value as Yaml;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
-    let template: Yaml = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let offered: Vec<&str> = template["Parameters"]["PartitionLayout"]["AllowedValues"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|value| value.as_str().unwrap())
-        .collect();
+    let template = cfn::load("template.yaml");
+    let offered: Vec<&str> = cfn::get(
+        &template,
+        &["Parameters", "PartitionLayout", "AllowedValues"],
+    )
+    .as_sequence()
+    .unwrap()
+    .iter()
+    .map(cfn::as_str)
+    .collect();
     let known: Vec<&str> = PartitionLayout::ALL.iter().map(|(_, name)| *name).collect();
     assert_eq!(offered, known);
-
-    /// Evaluates a condition built from `!Or`/`!Equals` on `!Ref PartitionLayout`.
-    fn condition(value: &Yaml, layout: &str) -> bool {
-        let Yaml::Tagged(tagged) = value else {
-            panic!("unexpected condition {value:?}")
-        };
-        let args = tagged.value.as_sequence().unwrap();
-        match tagged.tag.to_string().as_str() {
-            "!Or" => args.iter().any(|arg| condition(arg, layout)),
-            "!Equals" => {
-                let operand = |value: &Yaml| match value {
-                    Yaml::Tagged(reference) if reference.tag == "!Ref" => {
-                        assert_eq!(reference.value.as_str(), Some("PartitionLayout"));
-                        layout.to_owned()
-                    }
-                    other => other.as_str().unwrap().to_owned(),
-                };
-                operand(&args[0]) == operand(&args[1])
-            }
-            other => panic!("unexpected condition function {other}"),
-        }
-    }
-
-    /// Evaluates the `!Join ["", [...]]` of strings and `!If [Condition, a, b]`.
-    fn evaluate(template: &Yaml, value: &Yaml, layout: &str) -> String {
-        match value {
-            Yaml::String(text) => text.clone(),
-            Yaml::Tagged(tagged) => {
-                let args = tagged.value.as_sequence().unwrap();
-                match tagged.tag.to_string().as_str() {
-                    "!Join" => args[1]
-                        .as_sequence()
-                        .unwrap()
-                        .iter()
-                        .map(|part| evaluate(template, part, layout))
-                        .collect::<Vec<_>>()
-                        .join(args[0].as_str().unwrap()),
-                    "!If" => {
-                        let name = args[0].as_str().unwrap();
-                        let holds = condition(&template["Conditions"][name], layout);
-                        evaluate(template, &args[if holds { 1 } else { 2 }], layout)
-                    }
-                    other => panic!("unexpected function {other}"),
-                }
-            }
-            other => panic!("unexpected value {other:?}"),
-        }
-    }
-
-    let expression = &template["Resources"]["DeliveryStream"]["Properties"]
-        ["ExtendedS3DestinationConfiguration"]["Prefix"];
+    let expression = cfn::get(
+        &template,
+        &[
+            "Resources",
+            "DeliveryStream",
+            "Properties",
+            "ExtendedS3DestinationConfiguration",
+            "Prefix",
+        ],
+    );
     let time =
         firehose_logs_processor::transform::time::UtcTime::from_millis(1_795_329_660_012).unwrap();
     let keys = firehose_logs_processor::transform::partition::PartitionKeys::new(
@@ -676,7 +653,15 @@ fn output_prefixes_follow_the_templates_prefix_expression() {
         time,
     );
     for (layout, name) in PartitionLayout::ALL {
-        let mut prefix = evaluate(&template, expression, name);
+        let resolver = cfn::Resolver::new(&template).with("PartitionLayout", name);
+        let mut prefix = resolver.text(expression);
+        // The converter knows the layout only: the stream's prefix must depend on nothing
+        // else.
+        assert_eq!(
+            resolver.parameters_read(),
+            BTreeSet::from(["PartitionLayout".to_owned()]),
+            "{name}"
+        );
         for (key, value) in keys.pairs() {
             prefix = prefix.replace(&format!("!{{partitionKeyFromLambda:{key}}}"), value);
         }

@@ -1,6 +1,7 @@
 //! Integration tests, one binary with a module per theme so they compile once.
 
 mod architecture;
+mod cfn;
 mod export;
 mod golden;
 mod loop_guard;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use firehose_logs_processor::processor::reingest::{
     reingest, PutEntry, RecordSink, SinkError, Target,
 };
-use firehose_logs_processor::{Config, FirehoseRequest, Processor, ReingestPayload};
+use firehose_logs_processor::{Config, FirehoseRequest, Metrics, Processor, ReingestPayload};
 use testkit::{data_message, decode_response, firehose_event, gzip};
 use tokio::time::Instant;
 
@@ -176,21 +176,11 @@ async fn a_permanent_error_stops_every_later_call() {
 /// counted as permanent.
 #[tokio::test(start_paused = true)]
 async fn permanent_failures_are_processing_failed_and_counted() {
-    let (mut request, mut processor) = overflowing_batch();
-    let plan = processor.plan(&mut request);
-    let items = plan.payloads().to_vec();
+    let (_, mut request, mut processor) = overflowing_batch();
     let sink = ScriptedSink::new(&[Behaviour::Denied]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let report = reingest(
-        &sink,
-        Target::for_request(plan.request()).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
-    let processed = plan.finish(&report);
-    let metrics = processed.metrics;
-    let response = processed.response.to_vec();
+    let Reingested {
+        response, metrics, ..
+    } = plan_and_reingest(&mut processor, &mut request, &sink, Duration::from_secs(60)).await;
     // The rebuilt response is the one handed over to be posted, and the next invocation
     // starts from a clean buffer.
     assert_eq!(processor.take_response(), response);
@@ -205,25 +195,18 @@ async fn permanent_failures_are_processing_failed_and_counted() {
     assert_eq!(metrics.reingest_failures, failed);
     assert_eq!(metrics.put_retries, 0);
 
-    let (mut request, mut processor) = overflowing_batch();
-    let plan = processor.plan(&mut request);
-    let items = plan.payloads().to_vec();
+    let (_, mut request, mut processor) = overflowing_batch();
     let sink = ScriptedSink::new(&[Behaviour::Hang]);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let report = reingest(
-        &sink,
-        Target::for_request(plan.request()).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
-    let metrics = plan.finish(&report).metrics;
+    let metrics = plan_and_reingest(&mut processor, &mut request, &sink, Duration::from_secs(1))
+        .await
+        .metrics;
     assert!(metrics.reingest_failures > 0);
     assert_eq!(metrics.reingest_permanent_errors, 0, "{metrics:?}");
 }
 
 /// Twelve records of 200 events each against a 600 kB budget: some must be re-ingested.
-fn overflowing_batch() -> (FirehoseRequest, Processor) {
+/// The records (id, data), their request, and the processor with that budget.
+fn overflowing_batch() -> (Vec<(String, Vec<u8>)>, FirehoseRequest, Processor) {
     let records: Vec<(String, Vec<u8>)> = (0..12)
         .map(|r| {
             let events = (0..200)
@@ -241,7 +224,35 @@ fn overflowing_batch() -> (FirehoseRequest, Processor) {
         response_budget_bytes: 600_000,
         ..Config::default()
     };
-    (request, Processor::new(config))
+    (records, request, Processor::new(config))
+}
+
+/// What planning a batch, putting its payloads back and finishing the plan gave.
+struct Reingested {
+    payloads: Vec<ReingestPayload>,
+    response: Vec<u8>,
+    metrics: Metrics,
+}
+
+/// Plans the batch, puts its payloads back through `sink` for `within` from now, and
+/// finishes the plan.
+async fn plan_and_reingest(
+    processor: &mut Processor,
+    request: &mut FirehoseRequest,
+    sink: &ScriptedSink,
+    within: Duration,
+) -> Reingested {
+    let plan = processor.plan(request);
+    let payloads = plan.payloads().to_vec();
+    let deadline = Instant::now() + within;
+    let target = Target::for_request(plan.request());
+    let report = reingest(sink, target.as_ref(), &payloads, deadline).await;
+    let processed = plan.finish(&report);
+    Reingested {
+        response: processed.response.to_vec(),
+        metrics: processed.metrics,
+        payloads,
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -295,26 +306,17 @@ async fn oversized_payloads_and_a_missing_target_fail_without_a_call() {
 /// payloads did not all go in are `ProcessingFailed` (Firehose keeps them).
 #[tokio::test(start_paused = true)]
 async fn every_record_ends_delivered_reingested_or_failed() {
-    let records: Vec<(String, Vec<u8>)> = (0..12)
-        .map(|r| {
-            let events = (0..200)
-                .map(|e| {
-                    serde_json::json!({"id": format!("{r}-{e}"), "timestamp": 1_795_329_660_000i64 + e,
-                                       "message": format!("{r}-{e} {}", "x".repeat(300))})
-                })
-                .collect();
-            let payload = data_message("123456789012", "/aws/lambda/app", "s", events);
-            (format!("record-{r}"), gzip(payload.to_string().as_bytes()))
-        })
-        .collect();
-    let mut request: FirehoseRequest = serde_json::from_value(firehose_event(&records)).unwrap();
-    let config = Config {
-        response_budget_bytes: 600_000,
-        ..Config::default()
-    };
-    let mut processor = Processor::new(config);
-    let plan = processor.plan(&mut request);
-    let items = plan.payloads().to_vec();
+    let (records, mut request, mut processor) = overflowing_batch();
+    let sink = ScriptedSink::new(&[
+        Behaviour::Throttled,
+        Behaviour::ThrottleEveryOther,
+        Behaviour::Hang,
+    ]);
+    let Reingested {
+        payloads: items,
+        response,
+        metrics,
+    } = plan_and_reingest(&mut processor, &mut request, &sink, Duration::from_secs(10)).await;
     assert!(items.len() >= 4, "the batch must not fit");
     assert!(
         items
@@ -322,22 +324,7 @@ async fn every_record_ends_delivered_reingested_or_failed() {
             .all(|item| records.iter().any(|(_, data)| *data == item.data)),
         "records that fit a later response alone travel as they came"
     );
-    let sink = ScriptedSink::new(&[
-        Behaviour::Throttled,
-        Behaviour::ThrottleEveryOther,
-        Behaviour::Hang,
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let report = reingest(
-        &sink,
-        Target::for_request(plan.request()).as_ref(),
-        &items,
-        deadline,
-    )
-    .await;
-    let processed = plan.finish(&report);
-    let metrics = processed.metrics;
-    let decoded = decode_response(processed.response).unwrap();
+    let decoded = decode_response(&response).unwrap();
     assert_eq!(decoded.len(), records.len());
     let accepted = sink.accepted.borrow();
     for (index, record) in decoded.iter().enumerate() {

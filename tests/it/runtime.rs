@@ -22,6 +22,39 @@ impl Drop for Emulator {
     }
 }
 
+/// Polls `ready` until it holds; fails, with the emulator's log, once `limit` has passed
+/// or the emulator has exited.
+fn wait_until(
+    emulator: &mut Emulator,
+    log_path: &Path,
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        let log = || std::fs::read_to_string(log_path).unwrap();
+        assert!(
+            emulator.0.try_wait().unwrap().is_none(),
+            "emulator exited before {what}: {}",
+            log()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {limit:?}: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The log's complete lines: a line being written is not read half.
+fn complete_lines(log_path: &Path) -> String {
+    let mut log = std::fs::read_to_string(log_path).unwrap();
+    log.truncate(log.rfind('\n').map_or(0, |end| end + 1));
+    log
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -58,16 +91,14 @@ fn the_function_answers_through_the_runtime_emulator() {
             .spawn()
             .expect("cargo lambda watch starts (is cargo-lambda on PATH? run `make tools`)"),
     );
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
-        assert!(
-            emulator.0.try_wait().unwrap().is_none(),
-            "emulator exited: {}",
-            std::fs::read_to_string(&log_path).unwrap()
-        );
-        assert!(Instant::now() < deadline, "emulator did not start");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let port_number: u16 = port.parse().unwrap();
+    wait_until(
+        &mut emulator,
+        &log_path,
+        "emulator listening",
+        Duration::from_secs(600),
+        || TcpStream::connect(("127.0.0.1", port_number)).is_ok(),
+    );
 
     // Bounded: a function that never answers must fail the test, not hang it.
     let output = Command::new("timeout")
@@ -120,9 +151,21 @@ fn the_function_answers_through_the_runtime_emulator() {
         .collect();
     assert_eq!(results, expected);
 
-    // The metrics line reaches the log, and the failed record's reason names it.
-    std::thread::sleep(Duration::from_millis(500));
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The metrics line reaches the log, and the failed record's reason names it: the
+    // emulator may pass them on after the response, so wait for them.
+    let failed_record = format!("record_id=\"{}\"", ids[3]);
+    let reason = "payload is neither gzip nor a JSON object";
+    wait_until(
+        &mut emulator,
+        &log_path,
+        "the metrics line and the failed record's reason in the log",
+        Duration::from_secs(60),
+        || {
+            let log = complete_lines(&log_path);
+            log.contains("\"_aws\"") && log.contains(&failed_record) && log.contains(reason)
+        },
+    );
+    let log = complete_lines(&log_path);
     let metrics: Value = log
         .lines()
         .find(|line| line.contains("\"_aws\""))
@@ -136,6 +179,6 @@ fn the_function_answers_through_the_runtime_emulator() {
         (metrics["RecordsIn"].as_u64(), metrics["RecordsOk"].as_u64()),
         (Some(5), Some(3))
     );
-    assert!(log.contains(&format!("record_id=\"{}\"", ids[3])), "{log}");
-    assert!(log.contains("payload is neither gzip nor a JSON object"));
+    assert!(log.contains(&failed_record), "{log}");
+    assert!(log.contains(reason), "{log}");
 }

@@ -4,6 +4,7 @@
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponseRecord};
 use firehose_logs_processor::{Config, Processor};
+use serde_json::error::Category;
 
 #[test]
 fn samples_are_firehose_events_and_responses_are_firehose_responses() {
@@ -18,7 +19,13 @@ fn samples_are_firehose_events_and_responses_are_firehose_responses() {
         if path.file_name().is_some_and(|n| n == "malformed.json") {
             // One record of it is deliberately not base64, which that crate rejects
             // for the whole event: exactly why this function decodes records one by one.
-            assert!(serde_json::from_slice::<KinesisFirehoseEvent>(&request).is_err());
+            // "Invalid symbol": the base64 decoder's complaint, passed on as a data error.
+            let error = serde_json::from_slice::<KinesisFirehoseEvent>(&request).unwrap_err();
+            assert!(
+                matches!(error.classify(), Category::Data)
+                    && error.to_string().contains("Invalid symbol"),
+                "{error}"
+            );
         } else {
             let event: KinesisFirehoseEvent = serde_json::from_slice(&request)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -59,13 +66,20 @@ fn samples_are_firehose_events_and_responses_are_firehose_responses() {
 #[test]
 fn a_request_that_is_not_a_firehose_event_is_an_error() {
     let mut processor = Processor::new(Config::default());
-    for request in [
-        &b"{}"[..],
-        b"[]",
-        b"not json",
-        br#"{"records":[{"data":"AA=="}]}"#,
+    // JSON of another shape is a data error, what is not JSON a syntax error.
+    for (request, kind) in [
+        (&b"{}"[..], Category::Data),
+        (b"[]", Category::Data),
+        (b"not json", Category::Syntax),
+        (br#"{"records":[{"data":"AA=="}]}"#, Category::Data),
     ] {
-        assert!(processor.process_json(request).is_err());
+        let Err(error) = processor.process_json(request) else {
+            panic!(
+                "{} was read as a Firehose event",
+                String::from_utf8_lossy(request)
+            );
+        };
+        assert_eq!(error.classify(), kind, "{error}");
     }
     let empty = processor.process_json(br#"{"records":[]}"#).unwrap();
     assert_eq!(empty.response, br#"{"records":[]}"#);
