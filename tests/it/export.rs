@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use firehose_logs_processor::export::event::TriggerError;
 use firehose_logs_processor::export::key::destination_prefix;
+use firehose_logs_processor::export::service::{convert_announced, Conversions};
 use firehose_logs_processor::export::{
-    convert_object, ConvertOptions, ExportError, ExportSource, ObjectBody, ObjectStore, StoreError,
-    PUBLISH_MARGIN, PUBLISH_ROUND,
+    convert_object, ConvertOptions, ExportConfig, ExportError, ExportSource, ObjectBody,
+    ObjectStore, StoreError, PUBLISH_MARGIN, PUBLISH_ROUND,
 };
 use firehose_logs_processor::transform::partition::{key_segment, PartitionLayout};
 use serde_json::Value;
@@ -224,6 +226,125 @@ const EVENTS: [(&str, &str); 6] = [
     ("2026-11-22T07:00:00.000Z", ""),
     ("2026-11-22T07:30:00.500Z", "END RequestId: a7679120"),
 ];
+
+/// An S3 notification announcing `keys` in the test bucket, keys URL-encoded as S3 does.
+fn notification(keys: &[&str]) -> Value {
+    let records: Vec<Value> = keys
+        .iter()
+        .map(|key| {
+            let encoded: String = key
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'/' => {
+                        char::from(b).to_string()
+                    }
+                    b' ' => "+".to_owned(),
+                    other => format!("%{other:02X}"),
+                })
+                .collect();
+            serde_json::json!({"eventName": "ObjectCreated:Put",
+                               "s3": {"bucket": {"name": "bucket"}, "object": {"key": encoded}}})
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+fn convert_announced_now(store: &MemoryStore, event: &Value) -> Result<Conversions, TriggerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let config = ExportConfig::default();
+    runtime.block_on(convert_announced(&config, store, event, deadline))
+}
+
+/// One invocation over three objects: each is converted, left alone or failed on its
+/// own; the answer names the failed one, and the metrics count all three.
+#[test]
+fn an_invocation_converts_skips_and_fails_each_object_on_its_own() {
+    let store = MemoryStore::default();
+    let good = source_key("2026-11-21-[$LATEST]cb2c7d0c", "000000.gz");
+    let bad = source_key("2026-11-21-[$LATEST]cb2c7d0c", "000001.gz");
+    let outside = "uploads/report 2026.csv";
+    store.add(&good, testkit::gzip(export_text(&EVENTS).as_bytes()));
+    store.add(&bad, b"\x1f\x8b\x08\x00 not really gzip".to_vec());
+    store.add(outside, b"a,b\n".to_vec());
+
+    let done = convert_announced_now(&store, &notification(&[&good, outside, &bad])).unwrap();
+    let metrics = done.metrics;
+    assert_eq!(
+        (
+            metrics.objects_converted,
+            metrics.objects_skipped,
+            metrics.objects_failed
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!((metrics.events, done.objects), (6, 3));
+    assert_eq!(done.failed, [bad.clone()]);
+    assert_eq!(done.bucket.as_deref(), Some("bucket"));
+    let written: BTreeSet<String> = store
+        .outputs()
+        .into_keys()
+        .map(|key| key.trim_start_matches("bucket/").to_owned())
+        .collect();
+    assert_eq!(
+        done.outputs.iter().cloned().collect::<BTreeSet<_>>(),
+        written
+    );
+    assert_eq!(metrics.outputs as usize, written.len());
+
+    let error = done.answer().unwrap_err();
+    assert_eq!(error.failed, [bad.clone()]);
+    assert!(
+        error
+            .to_string()
+            .starts_with("1 of 3 export objects not converted")
+            && error.to_string().ends_with(&bad),
+        "{error}"
+    );
+    let emf: Value = serde_json::from_str(&done.emf("Ns", 1_795_329_660_000)).unwrap();
+    assert_eq!(emf["Bucket"], "bucket");
+    assert_eq!(
+        (
+            emf["ExportObjectsConverted"].as_u64(),
+            emf["ExportObjectsSkipped"].as_u64(),
+            emf["ExportObjectsFailed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Ns");
+}
+
+/// An invocation where every object converts answers what it wrote; an event of
+/// neither trigger shape is the invocation's error, before anything is read.
+#[test]
+fn an_invocation_answers_what_it_converted() {
+    let store = MemoryStore::default();
+    let key = source_key("stream", "000000.gz");
+    store.add(&key, testkit::gzip(export_text(&EVENTS).as_bytes()));
+    let write_test = format!(
+        "{}/aws-logs-write-test",
+        destination_prefix("exports", ACCOUNT, GROUP)
+    );
+    let done = convert_announced_now(&store, &notification(&[&key, &write_test])).unwrap();
+    let answer = done.answer().unwrap();
+    assert_eq!(answer["converted"], 1);
+    assert_eq!(answer["skipped"], 1);
+    assert_eq!(answer["events"], 6);
+    assert_eq!(
+        answer["outputs"].as_array().unwrap().len(),
+        store.outputs().len()
+    );
+    assert_eq!(store.gets.get(), 1, "the skipped object is not read");
+
+    let error = convert_announced_now(&store, &serde_json::json!({"detail": {}})).unwrap_err();
+    assert!(matches!(error, TriggerError::Unrecognised), "{error}");
+    let nothing = convert_announced_now(&store, &serde_json::json!({"Records": []})).unwrap();
+    assert_eq!(nothing.answer().unwrap()["converted"], 0);
+    assert!(nothing.emf("Ns", 0).contains("\"Bucket\":\"unknown\""));
+}
 
 #[test]
 fn every_event_lands_once_in_its_partition() {
