@@ -282,7 +282,7 @@ fn an_invocation_converts_skips_and_fails_each_object_on_its_own() {
         (1, 1, 1)
     );
     assert_eq!((metrics.events, done.objects), (6, 3));
-    assert_eq!(done.failed, [bad.clone()]);
+    assert_eq!(done.failed, std::slice::from_ref(&bad));
     assert_eq!(done.bucket.as_deref(), Some("bucket"));
     let written: BTreeSet<String> = store
         .outputs()
@@ -296,7 +296,7 @@ fn an_invocation_converts_skips_and_fails_each_object_on_its_own() {
     assert_eq!(metrics.outputs as usize, written.len());
 
     let error = done.answer().unwrap_err();
-    assert_eq!(error.failed, [bad.clone()]);
+    assert_eq!(error.failed, std::slice::from_ref(&bad));
     assert!(
         error
             .to_string()
