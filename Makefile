@@ -64,3 +64,4 @@ include mk/lake.mk
 include mk/deploy.mk
 include mk/history.mk
 include mk/bench.mk
+include mk/cost.mk
