@@ -155,9 +155,25 @@ mod tests {
             json!({}),
             json!({"records": []}),
             json!({"detail-type": "Object Deleted", "detail": {"bucket": {"name": "b"}, "object": {"key": "k"}}}),
-            json!({"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "%FF"}}}]}),
+            json!({"Event": "s3:OtherEvent", "Bucket": "b"}),
         ] {
-            assert!(created_objects(&event).is_err(), "{event}");
+            let error = created_objects(&event).unwrap_err();
+            assert!(
+                matches!(error, TriggerError::Unrecognised),
+                "{event}: {error}"
+            );
+            assert!(error.to_string().contains("neither"), "{error}");
         }
+        let bad_key =
+            json!({"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "%FF"}}}]});
+        let error = created_objects(&bad_key).unwrap_err();
+        assert!(
+            matches!(&error, TriggerError::Key(key) if key == "%FF"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("not URL-encoded UTF-8"),
+            "{error}"
+        );
     }
 }

@@ -582,3 +582,526 @@ fn record_failed(record_id: &str, error: &RecordError) {
         tracing::warn!(record_id, reason = %error_chain(error), "record failed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The account of `testkit::firehose_event`'s stream, and so of the function.
+    const ACCOUNT: &str = "123456789012";
+    const APP: &str = "/aws/lambda/app";
+    const OWN_LOG_GROUP: &str = "/aws/lambda/processor";
+    /// 2026-11-22T06:41:00.000Z.
+    const T0: i64 = 1_795_329_660_000;
+    const HOUR: i64 = 3_600_000;
+    const EVENTBRIDGE: &str = r#"{"source":"aws.iam","account":"210987654321","time":"2026-11-22T07:05:00Z","detail":{}}"#;
+    /// Room for the small records of [`pending_request`], not for its large one.
+    const BUDGET: usize = 20_000;
+
+    /// A subscription message of `group`: one event per timestamp, each message
+    /// `message_len` bytes.
+    fn subscription(group: &str, timestamps: &[i64], message_len: usize) -> String {
+        let events = timestamps
+            .iter()
+            .enumerate()
+            .map(|(index, timestamp)| {
+                json!({"id": format!("event-{index}"), "timestamp": timestamp,
+                       "message": "m".repeat(message_len)})
+            })
+            .collect();
+        testkit::data_message(ACCOUNT, group, "stream", events).to_string()
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        testkit::gzip(text.as_bytes())
+    }
+
+    /// A request of records `record-0`, `record-1`, … carrying these payloads.
+    fn request(payloads: &[Vec<u8>]) -> FirehoseRequest {
+        let records: Vec<(String, Vec<u8>)> = payloads
+            .iter()
+            .enumerate()
+            .map(|(index, payload)| (format!("record-{index}"), payload.clone()))
+            .collect();
+        serde_json::from_value(testkit::firehose_event(&records)).unwrap()
+    }
+
+    fn processor(response_budget_bytes: usize) -> Processor {
+        Processor::new(Config {
+            response_budget_bytes,
+            own_log_group: Some(OWN_LOG_GROUP.into()),
+            ..Config::default()
+        })
+    }
+
+    fn results(response: &[u8]) -> Vec<String> {
+        let decoded = testkit::decode_response(response).unwrap();
+        decoded.into_iter().map(|record| record.result).collect()
+    }
+
+    /// Every kind of answer, with a failed record between two `Ok` ones; and the
+    /// decompressed bytes the readable records hold.
+    fn mixed_request() -> (FirehoseRequest, usize) {
+        let logs = subscription(APP, &[T0, T0 + 1000], 20);
+        let control = testkit::control_message().to_string();
+        let truncated = gzip(&logs)[..20].to_vec();
+        let own = subscription(OWN_LOG_GROUP, &[T0], 20);
+        let small = subscription(APP, &[T0 + 2000], 5);
+        let mut request = request(&[
+            gzip(&logs),
+            Vec::new(),
+            EVENTBRIDGE.as_bytes().to_vec(),
+            gzip(&control),
+            truncated,
+            gzip(&small),
+            gzip(&own),
+        ]);
+        request.records[1].data = "not base64!".into();
+        request.records[5].record_id = "record-\"5\"".into();
+        let decompressed = [&logs, &control, &small, &own]
+            .iter()
+            .map(|text| text.len())
+            .sum::<usize>()
+            + EVENTBRIDGE.len();
+        (request, decompressed)
+    }
+
+    #[test]
+    fn every_record_is_answered_once_in_order() {
+        let (request, _) = mixed_request();
+        let mut processor = processor(BUDGET);
+        let decoded = testkit::decode_response(processor.process(&request).response).unwrap();
+        let ids: Vec<&str> = decoded.iter().map(|r| r.record_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "record-0",
+                "record-1",
+                "record-2",
+                "record-3",
+                "record-4",
+                "record-\"5\"",
+                "record-6"
+            ]
+        );
+        let results: Vec<&str> = decoded.iter().map(|r| r.result.as_str()).collect();
+        // Control, failed (not base64, truncated gzip), Ok, self-sourced.
+        assert_eq!(
+            results,
+            [
+                "Ok",
+                "ProcessingFailed",
+                "Ok",
+                "Dropped",
+                "ProcessingFailed",
+                "Ok",
+                "Dropped"
+            ]
+        );
+        assert_eq!(decoded[2].data, format!("{EVENTBRIDGE}\n").as_bytes());
+        assert_eq!(
+            decoded[2].partition_keys.as_ref().unwrap()["kind"],
+            "events"
+        );
+        let lines = |data: &[u8]| data.iter().filter(|byte| **byte == b'\n').count();
+        assert_eq!(lines(&decoded[0].data), 2);
+        assert_eq!(lines(&decoded[5].data), 1);
+        for entry in [1, 3, 4, 6] {
+            assert!(decoded[entry].data.is_empty(), "record {entry}");
+            assert_eq!(decoded[entry].partition_keys, None, "record {entry}");
+        }
+
+        // A bad neighbour changes nothing of an Ok record's entry.
+        let alone = FirehoseRequest {
+            records: vec![request.records[0].clone()],
+            ..request.clone()
+        };
+        let decoded_alone = testkit::decode_response(processor.process(&alone).response).unwrap();
+        assert_eq!(decoded_alone[0], decoded[0]);
+    }
+
+    #[test]
+    fn answers_are_counted_in_the_metrics() {
+        let (request, decompressed) = mixed_request();
+        let mut processor = processor(BUDGET);
+        let processed = processor.process(&request);
+        let decoded = testkit::decode_response(processed.response).unwrap();
+        let bytes_out: usize = decoded.iter().map(|record| record.data.len()).sum();
+        assert_eq!(
+            Metrics {
+                duration_ms: 0,
+                ..processed.metrics
+            },
+            Metrics {
+                records_in: 7,
+                records_ok: 3,
+                records_dropped: 2,
+                records_processing_failed: 2,
+                records_self_sourced: 1,
+                log_events_out: 4,
+                bytes_in_decompressed: decompressed as u64,
+                bytes_out: bytes_out as u64,
+                ..Metrics::default()
+            }
+        );
+    }
+
+    /// Gzip subscription payloads, decoded.
+    fn events_in(payloads: &[ReingestPayload]) -> usize {
+        payloads
+            .iter()
+            .map(|payload| {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&testkit::gunzip(&payload.data).unwrap()).unwrap();
+                json["logEvents"].as_array().unwrap().len()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn the_response_never_exceeds_its_budget() {
+        // Eight records of ten 506-byte lines each: an Ok entry of 6,921 bytes, 6,858
+        // beyond the 63 reserved for a record's ProcessingFailed entry.
+        let timestamps: Vec<i64> = (0..10).map(|i| T0 + i).collect();
+        let payloads = vec![gzip(&subscription(APP, &timestamps, 300)); 8];
+        // The budget, and how many records fit in its response.
+        for (budget, ok_records) in [(3_000, 0), (20_000, 2), (50_000, 7), (200_000, 8)] {
+            let mut request = request(&payloads);
+            let mut processor = processor(budget);
+            let plan = processor.plan(&mut request);
+            let planned = plan.processor.response.clone();
+            let queued = plan.payloads().to_vec();
+            assert!(planned.len() <= budget, "{budget}: {}", planned.len());
+            let planned_results = results(&planned);
+            let ok = planned_results
+                .iter()
+                .filter(|result| *result == "Ok")
+                .count();
+            assert_eq!(ok, ok_records, "{budget}");
+            // Whatever is not Ok travels again, whole.
+            for (index, result) in planned_results.iter().enumerate() {
+                let mine: Vec<ReingestPayload> = queued
+                    .iter()
+                    .filter(|payload| payload.record_index == index)
+                    .cloned()
+                    .collect();
+                let expected = if result == "Ok" { 0 } else { 10 };
+                assert_eq!(
+                    events_in(&mine),
+                    expected,
+                    "{budget}: record {index} {result}"
+                );
+            }
+            assert_eq!(plan.finish(&all_back(&queued)).response, planned);
+
+            // Nothing put back: what travelled is ProcessingFailed, still within budget.
+            let processed = processor.process(&request);
+            assert!(processed.response.len() <= budget, "{budget}");
+            let failed = results(processed.response)
+                .iter()
+                .filter(|result| *result == "ProcessingFailed")
+                .count();
+            assert_eq!(failed, 8 - ok_records, "{budget}");
+        }
+    }
+
+    /// An `Ok` record; one too large for [`BUDGET`], re-ingested in pieces; one `Ok`
+    /// with its second hour to re-ingest; a control message.
+    fn pending_request() -> FirehoseRequest {
+        let many: Vec<i64> = (0..40).map(|i| T0 + i).collect();
+        request(&[
+            gzip(&subscription(APP, &[T0], 20)),
+            gzip(&subscription(APP, &many, 500)),
+            gzip(&subscription(APP, &[T0, T0 + HOUR], 20)),
+            gzip(&testkit::control_message().to_string()),
+        ])
+    }
+
+    /// A plan as planned, and as finished.
+    struct Finished {
+        planned: Vec<u8>,
+        /// Each record's entry in `planned`.
+        entries: Vec<Range<usize>>,
+        payloads: Vec<ReingestPayload>,
+        response: Vec<u8>,
+        /// Without the duration, which varies.
+        metrics: Metrics,
+    }
+
+    fn plan_and_finish(
+        request: &mut FirehoseRequest,
+        report: impl FnOnce(&[ReingestPayload]) -> ReingestReport,
+    ) -> Finished {
+        let mut processor = processor(BUDGET);
+        let plan = processor.plan(request);
+        let planned = plan.processor.response.clone();
+        let entries = plan
+            .processor
+            .answers
+            .iter()
+            .map(|a| a.range.clone())
+            .collect();
+        let payloads = plan.payloads().to_vec();
+        let processed = plan.finish(&report(&payloads));
+        Finished {
+            planned,
+            entries,
+            payloads,
+            response: processed.response.to_vec(),
+            metrics: Metrics {
+                duration_ms: 0,
+                ..processed.metrics
+            },
+        }
+    }
+
+    fn delivered(delivered: Vec<bool>) -> ReingestReport {
+        ReingestReport {
+            delivered,
+            ..ReingestReport::default()
+        }
+    }
+
+    fn all_back(payloads: &[ReingestPayload]) -> ReingestReport {
+        delivered(vec![true; payloads.len()])
+    }
+
+    fn none_back(payloads: &[ReingestPayload]) -> ReingestReport {
+        ReingestReport::nothing_put_back(payloads.len())
+    }
+
+    fn failed_entry(id: &str) -> Vec<u8> {
+        format!(r#"{{"recordId":"{id}","result":"ProcessingFailed","data":""}}"#).into_bytes()
+    }
+
+    /// A response of these entries.
+    fn response_of(entries: &[&[u8]]) -> Vec<u8> {
+        [
+            b"{\"records\":[".as_slice(),
+            &entries.join(b",".as_slice()),
+            b"]}",
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_plan_with_every_payload_put_back_stands_as_planned() {
+        let all = plan_and_finish(&mut pending_request(), all_back);
+        assert_eq!(results(&all.planned), ["Ok", "Dropped", "Ok", "Dropped"]);
+        assert_eq!(
+            &all.planned[all.entries[1].clone()],
+            br#"{"recordId":"record-1","result":"Dropped","data":""}"#
+        );
+        let owners: Vec<(usize, &str)> = all
+            .payloads
+            .iter()
+            .map(|p| (p.record_index, p.partition_key.as_str()))
+            .collect();
+        let pieces = owners.len() - 1;
+        assert!(pieces > 1, "the large record travels in pieces: {owners:?}");
+        assert!(owners[..pieces]
+            .iter()
+            .all(|owner| *owner == (1, "record-1")));
+        assert_eq!(owners[pieces], (2, "record-2"));
+        assert_eq!(events_in(&all.payloads[..pieces]), 40);
+        assert_eq!(events_in(&all.payloads[pieces..]), 1);
+
+        assert_eq!(all.response, all.planned);
+        let reingested: usize = all.payloads.iter().map(|p| p.data.len()).sum();
+        let metrics = all.metrics;
+        assert_eq!((metrics.records_ok, metrics.records_dropped), (2, 2));
+        assert_eq!(metrics.records_processing_failed, 0);
+        assert_eq!(
+            (metrics.records_reingested, metrics.records_over_budget),
+            (1, 1)
+        );
+        assert_eq!(
+            metrics.record_splits, 2,
+            "the large record, the two-hour one"
+        );
+        assert_eq!(metrics.bytes_reingested, reingested as u64);
+        assert_eq!(
+            metrics.log_events_out, 2,
+            "the first hour of record-2 and record-0"
+        );
+        assert_eq!((metrics.reingest_failures, metrics.put_retries), (0, 0));
+    }
+
+    #[test]
+    fn records_whose_payloads_did_not_all_go_back_are_processing_failed() {
+        let none = plan_and_finish(&mut pending_request(), none_back);
+        let planned = |entry: usize| &none.planned[none.entries[entry].clone()];
+        let expected = response_of(&[
+            planned(0),
+            &failed_entry("record-1"),
+            &failed_entry("record-2"),
+            planned(3),
+        ]);
+        assert_eq!(none.response, expected);
+        let metrics = none.metrics;
+        assert_eq!((metrics.records_ok, metrics.records_dropped), (1, 1));
+        assert_eq!(metrics.records_processing_failed, 2);
+        assert_eq!(
+            (metrics.reingest_failures, metrics.reingest_permanent_errors),
+            (2, 0)
+        );
+        assert_eq!(
+            (metrics.records_reingested, metrics.bytes_reingested),
+            (0, 0)
+        );
+
+        // All of record-2's payload but one piece of record-1's.
+        let partial = plan_and_finish(&mut pending_request(), |payloads| {
+            assert_eq!(payloads[1].record_index, 1, "a piece of record-1");
+            let mut delivered = vec![true; payloads.len()];
+            delivered[1] = false;
+            self::delivered(delivered)
+        });
+        let planned = |entry: usize| &partial.planned[partial.entries[entry].clone()];
+        let expected = response_of(&[
+            planned(0),
+            &failed_entry("record-1"),
+            planned(2),
+            planned(3),
+        ]);
+        assert_eq!(partial.response, expected);
+        let record_2_payload = partial.payloads.last().unwrap().data.len();
+        assert_eq!(partial.metrics.bytes_reingested, record_2_payload as u64);
+        assert_eq!(partial.metrics.records_ok, 2);
+        assert_eq!(partial.metrics.records_processing_failed, 1);
+        assert_eq!(partial.metrics.reingest_failures, 1);
+    }
+
+    #[test]
+    fn a_stopped_reingestion_counts_permanent_errors() {
+        let stopped = |delivered: Vec<bool>| ReingestReport {
+            delivered,
+            retries: 3,
+            stopped_by: Some("AccessDeniedException: not authorized".into()),
+        };
+        let none = plan_and_finish(&mut pending_request(), |p| stopped(vec![false; p.len()]));
+        let metrics = none.metrics;
+        assert_eq!(metrics.records_processing_failed, 2);
+        assert_eq!(
+            (metrics.reingest_failures, metrics.reingest_permanent_errors),
+            (2, 2)
+        );
+        assert_eq!(metrics.put_retries, 3);
+        // The response says the same as when no cause is known.
+        let unknown = plan_and_finish(&mut pending_request(), none_back);
+        assert_eq!(none.response, unknown.response);
+
+        // A cause, but every payload in: nothing failed, so no permanent error either.
+        let all = plan_and_finish(&mut pending_request(), |p| stopped(vec![true; p.len()]));
+        assert_eq!(all.response, all.planned);
+        assert_eq!(
+            (
+                all.metrics.reingest_permanent_errors,
+                all.metrics.reingest_failures
+            ),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn released_record_data_keeps_ids_and_the_response() {
+        type Report = fn(&[ReingestPayload]) -> ReingestReport;
+        for report in [all_back as Report, none_back] {
+            let kept = plan_and_finish(&mut pending_request(), report);
+            let mut request = pending_request();
+            let mut processor = processor(BUDGET);
+            let mut plan = processor.plan(&mut request);
+            plan.release_record_data();
+            let records = &plan.request().records;
+            assert!(records.iter().all(|record| record.data.is_empty()));
+            let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
+            assert_eq!(ids, ["record-0", "record-1", "record-2", "record-3"]);
+            assert_eq!(plan.payloads(), kept.payloads);
+            let report = report(plan.payloads());
+            assert_eq!(plan.finish(&report).response, kept.response);
+        }
+    }
+
+    #[test]
+    fn response_room_spends_exactly_what_an_entry_needs_beyond_its_reservation() {
+        let id = "record-0";
+        let reserved = failed_entry(id).len();
+        assert_eq!(failed_entry_len(id), reserved);
+        let mut room = ResponseRoom { slack: 100 };
+        assert_eq!(room.for_entry(id), reserved + 100);
+        assert!(!room.take(reserved + 101, id), "larger than the slack");
+        assert_eq!(room.slack, 100, "a refused entry spends nothing");
+        assert!(room.take(reserved + 40, id));
+        assert_eq!(room.slack, 60);
+        assert!(room.take(reserved - 10, id), "smaller than its reservation");
+        assert_eq!(room.slack, 60);
+        assert!(room.take(reserved + 60, id));
+        assert_eq!(room.slack, 0);
+        assert!(!room.take(reserved + 1, id));
+        assert!(room.take(reserved, id));
+
+        // A new room is the budget less the response's frame and every reservation.
+        let request = request(&[Vec::new(), Vec::new()]);
+        let frame = "{\"records\":[".len() + ",".len() + "]}".len();
+        let all_failed = frame + 2 * reserved;
+        assert_eq!(ResponseRoom::new(all_failed + 7, &request).slack, 7);
+        assert_eq!(ResponseRoom::new(all_failed, &request).slack, 0);
+        assert_eq!(ResponseRoom::new(all_failed - 1, &request).slack, 0);
+    }
+
+    #[test]
+    fn all_put_back_needs_every_payload_of_the_range_delivered() {
+        let report = delivered(vec![true, false, true]);
+        assert!(report.all_put_back(&(0..0)), "an empty range");
+        assert!(ReingestReport::default().all_put_back(&(0..0)));
+        assert!(report.all_put_back(&(0..1)));
+        assert!(!report.all_put_back(&(0..2)), "one of two");
+        assert!(!report.all_put_back(&(1..3)));
+        assert!(report.all_put_back(&(2..3)));
+        // Payloads a short report does not mention were not put back.
+        assert!(!report.all_put_back(&(2..4)));
+        assert!(!ReingestReport::default().all_put_back(&(0..1)));
+        assert_eq!(
+            ReingestReport::nothing_put_back(2),
+            delivered(vec![false, false])
+        );
+    }
+
+    #[test]
+    fn a_queue_appends_under_the_source_partition_key() {
+        let mut record = request(&[Vec::new()]).records.remove(0);
+        let mut payloads = vec![ReingestPayload {
+            record_index: 0,
+            data: b"earlier".to_vec(),
+            partition_key: "another-record".into(),
+        }];
+        let queue = |record: &FirehoseRecord, payloads: &mut Vec<ReingestPayload>| {
+            let queue = Queue {
+                record_index: 3,
+                record,
+                payloads,
+            };
+            queue.push(vec![b"a".to_vec(), b"b".to_vec()])
+        };
+        assert_eq!(queue(&record, &mut payloads), 1..3);
+        assert_eq!(
+            payloads[0].partition_key, "another-record",
+            "left as it was"
+        );
+        assert_eq!(payloads[2].data, b"b");
+        assert_eq!(
+            (payloads[2].record_index, payloads[2].partition_key.as_str()),
+            (3, "record-0")
+        );
+        // From a Kinesis data stream: the record's own partition key.
+        record.kinesis_record_metadata = Some(crate::transform::firehose::KinesisRecordMetadata {
+            partition_key: Some("shard-key-7".into()),
+            shard_id: None,
+        });
+        assert_eq!(queue(&record, &mut payloads), 3..5);
+        assert!(payloads[3..]
+            .iter()
+            .all(|p| p.partition_key == "shard-key-7"));
+    }
+}

@@ -234,14 +234,27 @@ mod tests {
         let mut corrupt = whole.clone();
         let middle = corrupt.len() / 2;
         corrupt[middle] ^= 0xff;
-        assert!(Gunzip::default()
+        let error = Gunzip::default()
             .gunzip_capped(&corrupt, 1 << 20, &mut out)
-            .is_err());
+            .unwrap_err();
+        assert_corrupt_member(&error);
+        assert!(out.is_empty(), "nothing of a corrupt stream is kept");
         let mut trailing_garbage = whole.clone();
         trailing_garbage.extend_from_slice(b"not gzip");
-        assert!(Gunzip::default()
+        let error = Gunzip::default()
             .gunzip_capped(&trailing_garbage, 1 << 20, &mut out)
-            .is_err());
+            .unwrap_err();
+        assert_corrupt_member(&error);
+        assert!(out.is_empty(), "nor the good member before the garbage");
+    }
+
+    /// A `Gzip` error whose cause says a member was corrupt (not that none was there).
+    fn assert_corrupt_member(error: &RecordError) {
+        let RecordError::Gzip(cause) = error else {
+            panic!("expected a gzip error, got {error:?}");
+        };
+        assert_eq!(cause.kind(), std::io::ErrorKind::InvalidData, "{cause}");
+        assert!(cause.to_string().contains("corrupt"), "{cause}");
     }
 
     #[test]

@@ -80,8 +80,24 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_one_object() {
-        for text in ["", "[1]", "\"s\"", "{", "{} {}", "{\"a\":1,}", "plain text"] {
-            assert!(EventEnvelope::parse(text).is_err(), "{text:?}");
+        // What does not even start like an object is told apart from a broken object.
+        for text in ["", "  ", "[1]", "\"s\"", "plain text"] {
+            let error = EventEnvelope::parse(text).unwrap_err();
+            assert!(
+                matches!(error, RecordError::UnrecognisedPayload),
+                "{text:?}: {error}"
+            );
+        }
+        for text in ["{", "{} {}", "{\"a\":1,}", " {\"a\" 1}"] {
+            let error = EventEnvelope::parse(text).unwrap_err();
+            assert!(
+                matches!(error, RecordError::InvalidJson(_)),
+                "{text:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("not a valid JSON object"),
+                "{error}"
+            );
         }
     }
 

@@ -281,3 +281,440 @@ fn payloads_by_hour(
     }
     Ok(pieces)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const ACCOUNT: &str = "123456789012";
+    const GROUP: &str = "/aws/lambda/app";
+    const STREAM: &str = "2026/11/22/[$LATEST]0a1b";
+    /// 2026-11-22T06:41:00.000Z, also the records' arrival time.
+    const T0: i64 = 1_795_329_660_000;
+    const MINUTE: i64 = 60_000;
+
+    fn event(id: &str, timestamp: i64, message: &str) -> Value {
+        json!({"id": id, "timestamp": timestamp, "message": message})
+    }
+
+    fn data_message(events: Vec<Value>) -> Value {
+        testkit::data_message(ACCOUNT, GROUP, STREAM, events)
+    }
+
+    /// A record whose payload (after base64) is `bytes`.
+    fn record(bytes: &[u8]) -> FirehoseRecord {
+        FirehoseRecord {
+            record_id: "record-1".into(),
+            approximate_arrival_timestamp: Some(T0 as f64),
+            data: testkit::base64(bytes),
+            kinesis_record_metadata: None,
+        }
+    }
+
+    /// A record as a subscription filter sends it: gzip JSON.
+    fn cloudwatch_record(payload: &Value) -> FirehoseRecord {
+        record(&testkit::gzip(payload.to_string().as_bytes()))
+    }
+
+    /// Room for anything: nothing is re-ingested for size.
+    fn options() -> RecordOptions<'static> {
+        RecordOptions {
+            max_decompressed_bytes: 1 << 20,
+            parse_json_messages: false,
+            split_by_event_hour: true,
+            max_entry_bytes: 1 << 20,
+            payload_output_bytes: 1 << 20,
+            own_log_group: None,
+        }
+    }
+
+    /// The record's outcome and the lines it wrote.
+    fn transform(record: &FirehoseRecord, options: RecordOptions<'_>) -> (RecordOutcome, String) {
+        let mut out = Vec::new();
+        let outcome = RecordTransformer::default().transform(record, options, &mut out);
+        (outcome, String::from_utf8(out).unwrap())
+    }
+
+    fn logs_keys(hour: &str) -> PartitionKeys {
+        PartitionKeys {
+            kind: KIND_LOGS,
+            account: ACCOUNT.into(),
+            source: "aws_lambda_app".into(),
+            date: "2026-11-22".into(),
+            hour: hour.into(),
+        }
+    }
+
+    /// The line of an event of this module's log group, without extracted fields.
+    fn log_line(time: &str, timestamp: i64, id: &str, message_json: &str) -> String {
+        format!(
+            "{{\"time\":\"{time}\",\"timestamp\":{timestamp},\"account\":\"{ACCOUNT}\",\
+             \"log_group\":\"{GROUP}\",\"log_stream\":\"{STREAM}\",\"id\":\"{id}\",\
+             \"message\":{message_json},\"subscription_filters\":[\"to-firehose\"]}}\n"
+        )
+    }
+
+    /// A gzip subscription payload, decoded.
+    fn gunzip_json(payload: &[u8]) -> Value {
+        serde_json::from_slice(&testkit::gunzip(payload).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn events_of_one_hour_become_exact_lines() {
+        let payload = data_message(vec![
+            event("e1", T0, "hello"),
+            event("e2", T0 + MINUTE, "stack\ntrace \"quoted\""),
+        ]);
+        let (outcome, lines) = transform(&cloudwatch_record(&payload), options());
+        assert_eq!(
+            outcome.result.unwrap(),
+            Transformed::Lines {
+                keys: logs_keys("06"),
+                lines: 2,
+                other_hours: Vec::new(),
+            }
+        );
+        let expected = log_line("2026-11-22T06:41:00.000Z", T0, "e1", r#""hello""#)
+            + &log_line(
+                "2026-11-22T06:42:00.000Z",
+                T0 + MINUTE,
+                "e2",
+                r#""stack\ntrace \"quoted\"""#,
+            );
+        assert_eq!(lines, expected);
+        assert_eq!(outcome.decompressed_bytes, payload.to_string().len());
+    }
+
+    #[test]
+    fn an_uncompressed_data_message_gives_the_same_lines() {
+        let payload = data_message(vec![event("e1", T0, "hello")]);
+        let (gzipped, gzipped_lines) = transform(&cloudwatch_record(&payload), options());
+        let (plain, plain_lines) = transform(&record(payload.to_string().as_bytes()), options());
+        assert_eq!(plain.result.unwrap(), gzipped.result.unwrap());
+        assert_eq!(plain_lines, gzipped_lines);
+        assert_eq!(
+            plain_lines,
+            log_line("2026-11-22T06:41:00.000Z", T0, "e1", r#""hello""#)
+        );
+    }
+
+    #[test]
+    fn events_of_later_hours_travel_again_one_payload_per_hour() {
+        // In arrival order, the earliest event (whose hour stays) is not the first.
+        let at_07 = event("e-07", T0 + 30 * MINUTE, "seven");
+        let at_0641 = event("e-0641", T0, "six forty-one");
+        let at_08 = event("e-08", T0 + 120 * MINUTE, "eight");
+        let at_0642 = event("e-0642", T0 + MINUTE, "six forty-two");
+        let payload = data_message(vec![at_07.clone(), at_0641, at_08.clone(), at_0642]);
+        let record = cloudwatch_record(&payload);
+        let (outcome, lines) = transform(&record, options());
+        let Ok(Transformed::Lines {
+            keys,
+            lines: count,
+            other_hours,
+        }) = outcome.result
+        else {
+            panic!("expected lines, got {:?}", outcome.result);
+        };
+        assert_eq!((keys, count), (logs_keys("06"), 2));
+        let expected = log_line(
+            "2026-11-22T06:41:00.000Z",
+            T0,
+            "e-0641",
+            r#""six forty-one""#,
+        ) + &log_line(
+            "2026-11-22T06:42:00.000Z",
+            T0 + MINUTE,
+            "e-0642",
+            r#""six forty-two""#,
+        );
+        assert_eq!(lines, expected);
+        assert_eq!(other_hours.len(), 2, "one payload for 07, one for 08");
+        for (payload_bytes, events) in other_hours.iter().zip([vec![at_07], vec![at_08]]) {
+            let mut expected = payload.clone();
+            expected["logEvents"] = Value::Array(events);
+            assert_eq!(gunzip_json(payload_bytes), expected);
+        }
+
+        // Without splitting, every event is written under the earliest event's hour.
+        let unsplit = RecordOptions {
+            split_by_event_hour: false,
+            ..options()
+        };
+        let (outcome, lines) = transform(&record, unsplit);
+        assert_eq!(
+            outcome.result.unwrap(),
+            Transformed::Lines {
+                keys: logs_keys("06"),
+                lines: 4,
+                other_hours: Vec::new(),
+            }
+        );
+        assert_eq!(lines.lines().count(), 4);
+    }
+
+    #[test]
+    fn a_control_message_is_control_and_writes_nothing() {
+        let (outcome, lines) =
+            transform(&cloudwatch_record(&testkit::control_message()), options());
+        assert_eq!(outcome.result.unwrap(), Transformed::Control);
+        assert_eq!(lines, "");
+    }
+
+    #[test]
+    fn an_eventbridge_event_is_one_line_of_kind_events() {
+        let text = r#"{"version":"0","id":"1","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"210987654321","time":"2026-11-22T07:05:00Z","region":"us-east-1","resources":[],"detail":{"eventName":"CreateUser"}}"#;
+        let (outcome, lines) = transform(&record(text.as_bytes()), options());
+        assert_eq!(
+            outcome.result.unwrap(),
+            Transformed::Lines {
+                keys: PartitionKeys {
+                    kind: KIND_EVENTS,
+                    account: "210987654321".into(),
+                    source: "aws.iam".into(),
+                    date: "2026-11-22".into(),
+                    hour: "07".into(),
+                },
+                lines: 1,
+                other_hours: Vec::new(),
+            }
+        );
+        assert_eq!(lines, format!("{text}\n"));
+        assert_eq!(outcome.decompressed_bytes, text.len());
+    }
+
+    #[test]
+    fn the_functions_own_log_group_in_its_own_account_is_self_sourced() {
+        let payload = data_message(vec![event("e1", T0, "my own log line")]);
+        let record = cloudwatch_record(&payload);
+        let guarded = |account| RecordOptions {
+            own_log_group: Some(OwnLogGroup {
+                account,
+                log_group: GROUP,
+            }),
+            ..options()
+        };
+        let (outcome, lines) = transform(&record, guarded(ACCOUNT));
+        assert_eq!(outcome.result.unwrap(), Transformed::SelfSourced);
+        assert_eq!(lines, "");
+        // The same group name in another account is someone else's: forwarded.
+        let (outcome, lines) = transform(&record, guarded("999999999999"));
+        assert!(matches!(
+            outcome.result,
+            Ok(Transformed::Lines { lines: 1, .. })
+        ));
+        assert_eq!(lines.lines().count(), 1);
+    }
+
+    #[test]
+    fn output_over_the_entry_room_travels_again() {
+        let events: Vec<Value> = (0..4)
+            .map(|i| event(&format!("e{i}"), T0 + i * MINUTE, &"x".repeat(100)))
+            .collect();
+        let payload = data_message(events.clone());
+        let record = cloudwatch_record(&payload);
+        let (_, lines) = transform(&record, options());
+        // Every line has the same length here.
+        let line_len = lines.len() / 4;
+        let entry_len = ok_entry_len(&record.record_id, lines.len(), &logs_keys("06"));
+        let room = |max_entry_bytes, payload_output_bytes| RecordOptions {
+            max_entry_bytes,
+            payload_output_bytes,
+            ..options()
+        };
+
+        let (exact, written) = transform(&record, room(entry_len, 0));
+        assert!(matches!(
+            exact.result,
+            Ok(Transformed::Lines { lines: 4, .. })
+        ));
+        assert_eq!(written, lines);
+
+        // One byte short, and a later response can take it whole: as it came.
+        let mut transformer = RecordTransformer::default();
+        let mut out = Vec::new();
+        let whole = transformer.transform(&record, room(entry_len - 1, lines.len()), &mut out);
+        assert_eq!(
+            whole.result.unwrap(),
+            Transformed::Reingest(Reingest::Original)
+        );
+        assert!(
+            out.is_empty(),
+            "nothing is written for a record that travels"
+        );
+        assert_eq!(
+            transformer.original(),
+            testkit::unbase64(&record.data).unwrap()
+        );
+
+        // A later response takes two lines at most: two payloads of two events each.
+        let (pieces, written) = transform(&record, room(entry_len - 1, 2 * line_len));
+        let Ok(Transformed::Reingest(Reingest::Payloads(pieces))) = pieces.result else {
+            panic!("expected payloads, got {:?}", pieces.result);
+        };
+        assert_eq!(written, "");
+        assert_eq!(pieces.len(), 2);
+        for (piece, events) in pieces.iter().zip(events.chunks(2)) {
+            let mut expected = payload.clone();
+            expected["logEvents"] = Value::Array(events.to_vec());
+            assert_eq!(gunzip_json(piece), expected);
+        }
+
+        // A line no response could take.
+        let (never, _) = transform(&record, room(entry_len - 1, line_len - 1));
+        assert!(
+            matches!(never.result, Err(RecordError::EventTooLarge(bytes)) if bytes == line_len),
+            "{:?}",
+            never.result
+        );
+    }
+
+    #[test]
+    fn an_event_over_the_entry_room_travels_again_when_a_response_can_take_it() {
+        let text = r#"{"source":"aws.iam","account":"210987654321","time":"2026-11-22T07:05:00Z"}"#;
+        let record = record(text.as_bytes());
+        let (_, line) = transform(&record, options());
+        assert_eq!(line.len(), text.len() + 1);
+        let keys = PartitionKeys::new(
+            KIND_EVENTS,
+            "210987654321",
+            "aws.iam",
+            UtcTime::from_millis(T0).unwrap(),
+        );
+        let entry_len = ok_entry_len(&record.record_id, line.len(), &keys);
+        let room = |payload_output_bytes| RecordOptions {
+            max_entry_bytes: entry_len - 1,
+            payload_output_bytes,
+            ..options()
+        };
+        let (later, written) = transform(&record, room(line.len()));
+        assert_eq!(
+            later.result.unwrap(),
+            Transformed::Reingest(Reingest::Original)
+        );
+        assert_eq!(written, "");
+        let (never, _) = transform(&record, room(line.len() - 1));
+        assert!(
+            matches!(never.result, Err(RecordError::EventTooLarge(bytes)) if bytes == line.len()),
+            "{:?}",
+            never.result
+        );
+    }
+
+    /// A case of a record that cannot be transformed: its name, the record, and whether
+    /// the error is the expected one.
+    type ErrorCase = (&'static str, FirehoseRecord, fn(&RecordError) -> bool);
+
+    fn assert_errors(cases: Vec<ErrorCase>) {
+        for (name, record, is_expected) in cases {
+            let (outcome, lines) = transform(&record, options());
+            let error = outcome.result.unwrap_err();
+            assert!(is_expected(&error), "{name}: {error:?}");
+            assert_eq!(lines, "", "{name}: nothing is written");
+        }
+    }
+
+    fn gzip_record(text: &str) -> FirehoseRecord {
+        record(&testkit::gzip(text.as_bytes()))
+    }
+
+    #[test]
+    fn undecodable_payloads_are_the_matching_errors() {
+        let whole = testkit::gzip(
+            data_message(vec![event("e1", T0, "hi")])
+                .to_string()
+                .as_bytes(),
+        );
+        let not_base64 = FirehoseRecord {
+            data: "not base64!".into(),
+            ..record(b"")
+        };
+        assert_errors(vec![
+            ("not base64", not_base64, |e| {
+                matches!(e, RecordError::Base64)
+            }),
+            ("plain text", record(b"plain text"), |e| {
+                matches!(e, RecordError::UnrecognisedPayload)
+            }),
+            ("neither gzip nor UTF-8", record(&[0xff, 0xfe, b'{']), |e| {
+                matches!(e, RecordError::UnrecognisedPayload)
+            }),
+            ("a broken object", record(br#"{"source":"#), |e| {
+                matches!(e, RecordError::InvalidJson(_))
+            }),
+            ("truncated gzip", record(&whole[..whole.len() / 2]), |e| {
+                matches!(e, RecordError::Gzip(_))
+            }),
+            (
+                "gzip, not UTF-8",
+                record(&testkit::gzip(&[0xff, 0xfe])),
+                |e| matches!(e, RecordError::NotUtf8(_)),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn gzip_that_is_no_subscription_message_is_the_matching_error() {
+        let one_event = |event: Value| gzip_record(&data_message(vec![event]).to_string());
+        let numeric_message = json!({"id": "e", "timestamp": T0, "message": 5});
+        assert_errors(vec![
+            ("gzip text", gzip_record("plain text"), |e| {
+                matches!(e, RecordError::NotSubscriptionMessage(_))
+            }),
+            ("no messageType", gzip_record(r#"{"a":1}"#), |e| {
+                matches!(e, RecordError::NotSubscriptionMessage(_))
+            }),
+            ("a JSON array", gzip_record("[1]"), |e| {
+                matches!(e, RecordError::NotSubscriptionMessage(_))
+            }),
+            (
+                "unknown type",
+                gzip_record(r#"{"messageType":"NEW"}"#),
+                |e| matches!(e, RecordError::UnknownMessageType(t) if t == "NEW"),
+            ),
+            (
+                "no owner",
+                gzip_record(r#"{"messageType":"DATA_MESSAGE"}"#),
+                |e| matches!(e, RecordError::MissingField("owner")),
+            ),
+            ("numeric message", one_event(numeric_message), |e| {
+                matches!(
+                    e,
+                    RecordError::InvalidEventField {
+                        field: "message",
+                        ..
+                    }
+                )
+            }),
+            (
+                "year 11476",
+                one_event(event("e", 300_000_000_000_000, "m")),
+                |e| matches!(e, RecordError::TimestampOutOfRange(300_000_000_000_000)),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_payload_over_the_decompressed_cap_is_too_large() {
+        let payload = data_message(vec![event("e1", T0, &"x".repeat(1000))]).to_string();
+        let record = record(&testkit::gzip(payload.as_bytes()));
+        let capped = |max_decompressed_bytes| RecordOptions {
+            max_decompressed_bytes,
+            ..options()
+        };
+        let (at_cap, _) = transform(&record, capped(payload.len()));
+        assert!(matches!(
+            at_cap.result,
+            Ok(Transformed::Lines { lines: 1, .. })
+        ));
+        let (over, lines) = transform(&record, capped(payload.len() - 1));
+        let error = over.result.unwrap_err();
+        assert!(
+            matches!(error, RecordError::TooLarge { max_bytes } if max_bytes == payload.len() - 1),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("limit"), "{error}");
+        assert_eq!(lines, "");
+    }
+}
