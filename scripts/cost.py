@@ -6,7 +6,7 @@ usage: cost.py [--gb-per-day N] [--sources N]     the model, as Markdown, on std
        cost.py --summary                          the short table README.md holds between its cost markers
        cost.py --measure                          the inputs measured on the project's sample, recomputed
 
-Every input is in INPUTS below, each with where it comes from: a template default (read
+Every input is in scripts/cost-inputs.json (INPUTS below), each with where it comes from: a template default (read
 from template.yaml at run time), a measurement of this project (BENCHMARKS.md, the
 README, or the sample batch and its golden output), a public price with the page and the
 day it was read, or an assumption said to be one. Python standard library only.
@@ -54,170 +54,11 @@ CLOUDWATCH_FIGURES = (
     "stored pages on " + READ + "; last known public figure for us-east-1, from "
 )
 
-# name: value (or the template parameter to read it from), unit, source.
+# Every input in one data file: name -> value (or the template parameter to read it from),
+# unit and source ("measured: …", "price: <page> read <date>", "assumed: …").
 INPUTS = {
-    # -- the template's defaults, read from template.yaml
-    "processor_buffer_mb": {"template": "ProcessorBufferSizeMB", "unit": "MB (10^6 bytes) of input records per invocation"},
-    "processor_interval_s": {"template": "ProcessorBufferIntervalSeconds", "unit": "s, longest wait to fill an invocation"},
-    "function_memory_mb": {"template": "FunctionMemoryMB", "unit": "MB of the processor function"},
-    "converter_memory_mb": {"template": "ExportConverterMemoryMB", "unit": "MB of the export converter"},
-    "s3_buffer_mib": {"template": "S3BufferSizeMB", "unit": "MiB of NDJSON per partition before Firehose writes an object"},
-    "s3_interval_s": {"template": "S3BufferIntervalSeconds", "unit": "s, longest a partition's buffer waits"},
-    "transition_days": {"template": "TransitionDays", "unit": "days in S3 Standard before the transition"},
-    "transition_class": {"template": "TransitionStorageClass", "unit": "storage class after TransitionDays"},
-    "expiration_days": {"template": "ExpirationDays", "unit": "days before objects expire (0 = kept)"},
-    "log_retention_days": {"template": "LogRetentionDays", "unit": "days the function's own log lines are kept"},
-    # -- measured on the project's sample: events/large-batch.json (a full 1 MB processor
-    #    buffer of realistic generated logs) and the function's golden output for it
-    #    (tests/golden/responses.txt); `cost.py --measure` recomputes them
-    "record_bytes_mean": {
-        "value": 7920.4, "unit": "bytes per Firehose record (one gzip subscription payload)",
-        "source": "measured: events/large-batch.json, 94 records, 744,513 bytes (cost.py --measure)"},
-    "ingest_rounding": {
-        "value": 1.3135, "unit": "billed bytes per record byte, each record rounded up to 5 KB",
-        "source": "measured: events/large-batch.json record sizes 4,268-11,788 bytes (cost.py --measure)"},
-    "payload_per_log_byte": {
-        "value": 1.4366, "unit": "bytes of subscription payload JSON per byte of log as CloudWatch counts it",
-        "source": "measured: events/large-batch.json, 3,098,263 payload bytes for 9,370 events of 2,156,736 bytes "
-                  "(message + 26 each) (cost.py --measure)"},
-    "input_gzip_ratio": {
-        "value": 4.1615, "unit": "payload bytes per record byte (CloudWatch's gzip)",
-        "source": "measured: events/large-batch.json (cost.py --measure); BENCHMARKS.md's generated events: 4.1-4.2x low, 7.7-8.0x high"},
-    "ndjson_per_payload_byte": {
-        "value": 1.5985, "unit": "NDJSON bytes out per payload byte in",
-        "source": "measured: tests/golden/responses.txt, large-batch.json: 4,483,524 NDJSON bytes (BytesOut) for the "
-                  "2,804,844 payload bytes of its 85 Ok records (cost.py --measure)"},
-    "output_gzip_ratio": {
-        "value": 6.5747, "unit": "NDJSON bytes per byte of gzip output (level 6)",
-        "source": "measured: the sample's NDJSON (its length checked against the golden BytesOut) gzipped at level 6 "
-                  "(cost.py --measure); Firehose does not publish its level"},
-    "output_gzip_ratio_level_1": {
-        "value": 5.5619, "unit": "NDJSON bytes per byte of gzip output (level 1)",
-        "source": "measured: the same NDJSON gzipped at level 1 (cost.py --measure)"},
-    # -- measured in BENCHMARKS.md and the README
-    "processor_point_small": {
-        "value": (3.1, 17.2), "unit": "(decompressed MB, billed-like ms on one core) of the 1 MB low event",
-        "source": "measured: BENCHMARKS.md 'What Lambda bills' 1 MB low 17.2 ms; 'Latest results' 3.1 decompressed MB"},
-    "processor_point_large": {
-        "value": (9.3, 46.9), "unit": "(decompressed MB, billed-like ms on one core) of the 3 MB low event",
-        "source": "measured: BENCHMARKS.md 'What Lambda bills' 3 MB low 46.9 ms; 'Latest results' 9.3 decompressed MB"},
-    "converter_mb_per_s": {
-        "value": 102.0, "unit": "MB of export text per second on one core",
-        "source": "measured: BENCHMARKS.md 'Export converter', slowest of five runs (102-108)"},
-    "export_gzip_fraction": {
-        "value": 0.22, "unit": "bytes of export object (the service's gzip) per byte of export text",
-        "source": "measured: README 'How large an object one invocation converts' (about 22%)"},
-    "converter_output_fraction": {
-        "value": 0.42, "unit": "bytes of converter output (gzip level 1) per byte of export text",
-        "source": "measured: README 'How large an object one invocation converts' (about 42%)"},
-    "converter_output_bytes": {
-        "value": 4 * 2**20, "unit": "bytes of gzip at which the converter closes an output",
-        "source": "README 'Outputs' (an output is closed at 4 MiB of gzip)"},
-    "requests_per_output": {
-        "value": 3, "unit": "S3 requests per converter output (create, one part, complete)",
-        "source": "README 'Nothing lost, nothing half-written' (a multipart upload of one part per output)"},
-    "emf_bytes_per_invocation": {
-        "value": 1200, "unit": "bytes of the processor's metrics line per invocation, as CloudWatch counts it",
-        "source": "estimated: the EMF document of src/support/emf.rs with the 16 metrics of src/processor/metrics.rs "
-                  "is 1,173 bytes with typical values, plus 26"},
-    "processor_metrics": {
-        "value": 16, "unit": "custom metrics of the processor (one DeliveryStream dimension value)",
-        "source": "counted: src/processor/metrics.rs Metrics::values"},
-    "converter_metrics": {
-        "value": 8, "unit": "custom metrics of the export converter (one Bucket dimension value)",
-        "source": "counted: README 'Metrics' of the export converter"},
-    # -- prices, us-east-1
-    "firehose_usd_per_gb": {
-        "value": 0.029, "unit": "$ per GB ingested, first 500 TB a month",
-        "source": "price: " + FIREHOSE_PAGE + ", per GB with each record rounded up to 5 KB; " + FIREHOSE_FIGURES},
-    "firehose_increment_bytes": {
-        "value": 5120, "unit": "bytes: each record's size is rounded up to a multiple of this",
-        "source": "price rule: " + FIREHOSE_PAGE + " (5 KB = 5,120 bytes; Vended Logs sources are billed without it)"},
-    "partitioning_usd_per_gb": {
-        "value": 0.020, "unit": "$ per GB through dynamic partitioning",
-        "source": "price: " + FIREHOSE_PAGE + ", per GB delivered to S3, per object, per JQ hour; " + FIREHOSE_FIGURES},
-    "partitioning_usd_per_1000_objects": {
-        "value": 0.005, "unit": "$ per 1,000 S3 objects delivered by dynamic partitioning",
-        "source": "price: " + FIREHOSE_PAGE + "; " + FIREHOSE_FIGURES},
-    "lambda_arm_usd_per_gb_s": {
-        "value": 0.0000133334, "unit": "$ per GB-second, arm64, first 7.5 billion GB-s a month",
-        "source": LAMBDA_FIGURES},
-    "lambda_usd_per_million_requests": {
-        "value": 0.20, "unit": "$ per million invocations",
-        "source": LAMBDA_FIGURES},
-    "lambda_mb_per_vcpu": {
-        "value": 1769, "unit": "MB of memory that gives one full vCPU (CPU is allotted in proportion)",
-        "source": "AWS Lambda documentation, as the README's 'Performance' section states"},
-    "s3_standard_usd_per_gb_month": {
-        "value": 0.023, "unit": "$ per GB-month, S3 Standard, first 50 TB",
-        "source": S3_FIGURES + "cloudburn.io/blog/amazon-s3-pricing (March 2026)"},
-    "s3_ia_usd_per_gb_month": {
-        "value": 0.0125, "unit": "$ per GB-month, S3 Standard-IA",
-        "source": S3_FIGURES + "awsnegotiations.com/s3-storage.html"},
-    "s3_ia_retrieval_usd_per_gb": {
-        "value": 0.01, "unit": "$ per GB read from S3 Standard-IA",
-        "source": S3_FIGURES + "techlama.blog/posts/s3-storage-classes-cost.html"},
-    "s3_put_usd_per_1000": {
-        "value": 0.005, "unit": "$ per 1,000 PUT, COPY, POST or LIST requests, S3 Standard",
-        "source": S3_FIGURES + "apptio.com/blog/how-aws-s3-pricing-works (as quoted in public repositories)"},
-    "s3_get_usd_per_1000": {
-        "value": 0.0004, "unit": "$ per 1,000 GET requests, S3 Standard",
-        "source": S3_FIGURES + "athena.guide/articles/athena-basics-pricing-model ($0.4 per million)"},
-    "s3_transition_ia_usd_per_1000": {
-        "value": 0.01, "unit": "$ per 1,000 lifecycle transitions into Standard-IA",
-        "source": S3_FIGURES + "apptio.com/blog/how-aws-s3-pricing-works (as quoted in public repositories)"},
-    "kms_usd_per_10000_requests": {
-        "value": 0.03, "unit": "$ per 10,000 KMS requests",
-        "source": "price: AWS KMS pricing (aws.amazon.com/kms/pricing/) read " + READ + ", request rate not in "
-                  "its text; last known public figure, from wring.co/blog/aws-kms-pricing-guide (March 2026)"},
-    "kms_key_usd_per_month": {
-        "value": 1.00, "unit": "$ per customer managed key a month, plus $1 a month for each rotated backing key",
-        "source": "price: AWS KMS pricing (aws.amazon.com/kms/pricing/) read " + READ},
-    "kms_requests_per_s3_request": {
-        "value": 0.01, "unit": "KMS requests per S3 request with S3 Bucket Keys on",
-        "source": "assumed from 'up to 99 percent' fewer KMS requests (aws-samples/s3-bucketkey-poc); without "
-                  "bucket keys it would be 1"},
-    "athena_usd_per_tb": {
-        "value": 5.00, "unit": "$ per TB scanned, 10 MB minimum a query",
-        "source": "price: Amazon Athena pricing (aws.amazon.com/athena/pricing/) not among the stored pages on "
-                  + READ + "; last known public figure, from athena.guide/articles/athena-basics-pricing-model"},
-    "athena_min_bytes": {
-        "value": 10 * 10**6, "unit": "bytes scanned billed at least, per query",
-        "source": "price rule: athena.guide/articles/athena-basics-pricing-model, read " + READ},
-    "logs_ingest_usd_per_gb": {
-        "value": 0.50, "unit": "$ per GB ingested by CloudWatch Logs (Standard class)",
-        "source": CLOUDWATCH_FIGURES + "c3x.dev/blog/cloudwatch-logs-cost-optimization (June 2026)"},
-    "logs_storage_usd_per_gb_month": {
-        "value": 0.03, "unit": "$ per GB-month stored by CloudWatch Logs",
-        "source": CLOUDWATCH_FIGURES + "c3x.dev/blog/cloudwatch-logs-cost-optimization (June 2026)"},
-    "metric_usd_per_month": {
-        "value": 0.30, "unit": "$ per custom metric a month (first 10,000)",
-        "source": CLOUDWATCH_FIGURES + "the page's own words quoted in public repositories found by text search"},
-    "alarm_usd_per_month": {
-        "value": 0.10, "unit": "$ per standard alarm a month",
-        "source": CLOUDWATCH_FIGURES + "public repositories quoting it, found by text search"},
-    "dashboard_usd_per_month": {
-        "value": 3.00, "unit": "$ per dashboard a month (beyond an account's first 3)",
-        "source": CLOUDWATCH_FIGURES + "public repositories quoting it, found by text search"},
-    "export_task_usd_per_gb": {
-        "value": 0.0, "unit": "$ per GB exported by a CloudWatch Logs export task",
-        "source": CLOUDWATCH_FIGURES + "c3x.dev/resources/aws/aws_cloudwatch_log_group ('the export itself is free')"},
-    # -- assumptions, said to be ones
-    "gb_per_day": {
-        "value": 100.0, "unit": "GB (10^9 bytes) of logs a day, as CloudWatch Logs counts them",
-        "source": "assumed: the default run; make cost GB_PER_DAY=..."},
-    "sources": {
-        "value": 20, "unit": "log groups sending (one partition each per hour)",
-        "source": "assumed: the default run; make cost SOURCES=..."},
-    "lambda_core_speed": {
-        "value": 1.0, "unit": "a Lambda arm64 vCPU's speed relative to the benchmark machine's core",
-        "source": "assumed: not measured (the benchmarks ran on x86-64)"},
-    "export_object_bytes": {
-        "value": 10 * 10**6, "unit": "bytes of one export object as the service writes it",
-        "source": "assumed: the service does not publish it; requests on these objects are a small part at any size"},
-    "days_per_month": {
-        "value": 365.25 / 12, "unit": "days",
-        "source": "calendar average"},
+    name: {**entry, "value": tuple(entry["value"])} if isinstance(entry.get("value"), list) else entry
+    for name, entry in json.loads((Path(__file__).with_name("cost-inputs.json")).read_text(encoding="utf-8")).items()
 }
 
 TB = 10**12

@@ -588,12 +588,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The account of `testkit::firehose_event`'s stream, and so of the function.
-    const ACCOUNT: &str = "123456789012";
+    use testkit::{STREAM_ACCOUNT as ACCOUNT, T0_MILLIS as T0};
+
     const APP: &str = "/aws/lambda/app";
     const OWN_LOG_GROUP: &str = "/aws/lambda/processor";
-    /// 2026-11-22T06:41:00.000Z.
-    const T0: i64 = 1_795_329_660_000;
     const HOUR: i64 = 3_600_000;
     const EVENTBRIDGE: &str = r#"{"source":"aws.iam","account":"210987654321","time":"2026-11-22T07:05:00Z","detail":{}}"#;
     /// Room for the small records of [`pending_request`], not for its large one.

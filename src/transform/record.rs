@@ -287,11 +287,10 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    const ACCOUNT: &str = "123456789012";
+    use testkit::{STREAM_ACCOUNT as ACCOUNT, T0_MILLIS as T0};
+
     const GROUP: &str = "/aws/lambda/app";
     const STREAM: &str = "2026/11/22/[$LATEST]0a1b";
-    /// 2026-11-22T06:41:00.000Z, also the records' arrival time.
-    const T0: i64 = 1_795_329_660_000;
     const MINUTE: i64 = 60_000;
 
     fn event(id: &str, timestamp: i64, message: &str) -> Value {

@@ -21,6 +21,12 @@ pub mod runtime_api;
 
 /// Seed of `events/large-batch.json`.
 pub const LARGE_BATCH_SEED: u64 = 2026;
+
+/// The account of [`firehose_event`]'s delivery stream, and so of the function.
+pub const STREAM_ACCOUNT: &str = "123456789012";
+/// 2026-11-22T06:41:00.000Z: the records' arrival time in [`firehose_event`], and the
+/// tests' first event time.
+pub const T0_MILLIS: i64 = 1_795_329_660_000;
 /// Approximate size of `events/large-batch.json`: a full 1 MB Firehose processor buffer.
 pub const LARGE_BATCH_BYTES: usize = 1_000_000;
 
@@ -132,14 +138,14 @@ pub fn firehose_event(records: &[(String, Vec<u8>)]) -> Value {
         .map(|(id, data)| {
             json!({
                 "recordId": id,
-                "approximateArrivalTimestamp": 1_795_329_660_000i64,
+                "approximateArrivalTimestamp": T0_MILLIS,
                 "data": base64(data),
             })
         })
         .collect();
     json!({
         "invocationId": "00000000-0000-4000-8000-000000000000",
-        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/logs",
+        "deliveryStreamArn": format!("arn:aws:firehose:us-east-1:{STREAM_ACCOUNT}:deliverystream/logs"),
         "region": "us-east-1",
         "records": records,
     })
