@@ -7,12 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 event=${1:-events/mixed.json}
-[ -f "$event" ] || { echo "no such event file: $event" >&2; exit 2; }
+devkit() { python3 scripts/devkit.py "$@"; }
+# Before anything builds or starts: a wrong file is one line and status 2, not a build
+# followed by the emulator's log.
+devkit check-event "$event"
 command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: run 'make tools'" >&2; exit 2; }
 
 out=target/invoke
 mkdir -p "$out"
-devkit() { python3 scripts/devkit.py "$@"; }
 pids=()
 trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
 
