@@ -9,11 +9,11 @@ TOOLS_ON_PATH = PATH="$(abspath $(TOOLS_BIN)):$$PATH"
 
 .PHONY: tools awscli
 
-## tools: install cargo-lambda, SAM CLI, cfn-lint, checkov, moto and the AWS CLI into .tools/venv (first time: about 3 minutes)
+## tools: install cargo-lambda, SAM CLI, cfn-lint, checkov, moto and the AWS CLI into .tools/venv (once; how long and how much: README.md, "Try it locally")
 tools: .tools/venv/.installed
 .tools/venv/.installed: requirements-tools.txt
 	@echo "tools: installing the pinned tools of requirements-tools.txt from PyPI into .tools/venv"
-	@echo "       (project folder, git-ignored; about 3 minutes and 600 MB the first time)"
+	@echo "       (project folder, git-ignored; once; how long and how much: README.md, \"Try it locally\")"
 	python3 -m venv .tools/venv
 	$(TOOLS_BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements-tools.txt \
 		| grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100; \

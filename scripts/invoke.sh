@@ -21,11 +21,11 @@ trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true
 # The build runs in the foreground so that its progress shows (one line per crate);
 # `cargo lambda watch` below then finds the binary up to date. Only cargo's closing
 # "Finished ... in 0.52s" is left out, so that a run on an unchanged tree prints the
-# same every time. The first build compiles about 330 crates, the AWS SDK and its TLS
-# stack most of them.
+# same every time. How long the first build takes is measured and stated once, in the
+# README's "Try it locally" section; this script does not repeat the figures.
 if [ ! -x target/debug/firehose-logs-processor ]; then
-  echo "invoke: first build of the function: about 20 minutes on 2 cores (later runs take"
-  echo "        seconds); cargo's progress follows"
+  echo "invoke: first build of the function (later runs take seconds; how long the first"
+  echo "        takes: README.md, \"Try it locally\"); cargo's progress follows"
 fi
 cargo build --bin firehose-logs-processor 2>&1 | { grep -v '^ *Finished ' || true; }
 
