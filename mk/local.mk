@@ -18,9 +18,10 @@ endif
 invoke: tools
 	@$(TOOLS_ON_PATH) scripts/invoke.sh $(EVENT)
 
-## e2e: make invoke's answer to bad events (one line, status 2, nothing built first); re-ingestion, subscription payloads and fail-fast on permanent errors end to end: cargo lambda watch/invoke against moto servers
+## e2e: make invoke's answer to bad events (one line, status 2, nothing built first); the teardown's AWS side against moto; re-ingestion, subscription payloads and fail-fast on permanent errors end to end: cargo lambda watch/invoke against moto servers
 e2e: tools
 	$(TOOLS_BIN)/python tests/e2e/test_invoke_errors.py
+	$(TOOLS_BIN)/python tests/e2e/test_teardown.py
 	$(TOOLS_ON_PATH) $(TOOLS_BIN)/python tests/e2e/test_moto.py
 
 ## readme-commands: run the README's local-use commands as written (cargo lambda watch, then the invokes; port 9000)
