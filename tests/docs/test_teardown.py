@@ -154,5 +154,34 @@ class WhatStays(unittest.TestCase):
         self.assertNotIn("Other accounts", "\n".join(printed_plan()))
 
 
+class TheDocument(unittest.TestCase):
+    DOC = (ROOT / "docs" / "teardown.md").read_text(encoding="utf-8")
+
+    def test_its_sample_is_what_make_delete_prints(self):
+        sample = re.search(r"^What it prints, .*?\n\n```\n(.*?)^```", self.DOC, re.M | re.S)
+        self.assertIsNotNone(sample, "docs/teardown.md: the sample of make delete's output")
+        account, region = "111111111111", "eu-west-1"
+        outputs = {
+            "BucketName": f"central-logs-logs-{account}-{region}",
+            "DataKeyArn": f"arn:aws:kms:{region}:{account}:key/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+            "CrossAccountDestinationArn":
+                f"arn:aws:logs:{region}:{account}:destination:central-logs-destination",
+        }
+        printed = teardown.plan("central-logs", region, "template.yaml",
+                                teardown.retained_resources(TEMPLATE),
+                                teardown.outputs_naming(TEMPLATE), outputs)
+        self.assertEqual(sample.group(1).splitlines(), printed)
+
+    def test_it_names_what_stays_and_the_commands(self):
+        for name, _ in teardown.retained_resources(TEMPLATE):
+            self.assertIn(f"`{name}`", self.DOC)
+        for text in ("make delete STACK_NAME=", "YES=1", "scripts/empty-bucket.py",
+                     "aws s3api delete-bucket", "aws kms schedule-key-deletion",
+                     "--pending-window-in-days", "aws kms cancel-key-deletion",
+                     "aws cloudformation delete-stack-instances",
+                     "aws cloudformation delete-stack-set", "DeletionPolicy: Retain"):
+            self.assertIn(text, self.DOC)
+
+
 if __name__ == "__main__":
     unittest.main()
