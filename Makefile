@@ -13,7 +13,7 @@
 #   tools.mk    the tools venv and the AWS CLI
 #   local.mk    the function on this machine: invoke, e2e, readme-commands, events
 #   lake.mk     the local lake and the README's queries over it
-#   deploy.mk   template checks, the arm64 build, deploy
+#   deploy.mk   template checks, the arm64 build, deploy, delete
 #   history.mk  export-task history: export-logs and its tests
 #   bench.mk    the benchmarks
 

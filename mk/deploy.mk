@@ -1,5 +1,6 @@
 # The pipeline on AWS: template.yaml and sender.yaml checked offline, the arm64
-# functions built by sam with cargo-lambda and zig, and the guided deploy.
+# functions built by sam with cargo-lambda and zig, the guided deploy, and the
+# deletion.
 
 TEMPLATE ?= template.yaml
 STACK_NAME ?= firehose-logs-processor
@@ -10,7 +11,7 @@ LAMBDA_RUST_TARGET := aarch64-unknown-linux-gnu
 ZIG_DIR = $(shell $(TOOLS_BIN)/python -c 'import os, ziglang; print(os.path.dirname(ziglang.__file__))' 2>/dev/null)
 SAM_PATH = $(abspath $(TOOLS_BIN)):$(ZIG_DIR):$(PATH)
 
-.PHONY: template-check sam-build deploy
+.PHONY: template-check sam-build deploy delete
 
 # Every template the project ships: the pipeline, and the sender accounts' template.
 CHECK_TEMPLATES ?= $(TEMPLATE) sender.yaml
@@ -58,3 +59,17 @@ deploy: tools
 	@( $(probe_rust_target) ) || { echo "deploy: cannot build the arm64 function here"; exit 1; }
 	PATH="$(SAM_PATH)" SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam build --template $(TEMPLATE) --beta-features
 	PATH="$(SAM_PATH)" SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam deploy --guided --stack-name $(STACK_NAME)
+
+# Deleting has no default stack: STACK_NAME must come from the command line or the
+# environment, never from the default above that deploy uses. Checked while the
+# Makefile is read, so that the refusal is one line and nothing installs first.
+ifneq ($(filter delete,$(MAKECMDGOALS)),)
+ifeq ($(and $(filter command line environment environment override,$(origin STACK_NAME)),$(strip $(STACK_NAME))),)
+$(error usage: make delete STACK_NAME=<stack to delete> [YES=1 to skip sam's confirmation])
+endif
+endif
+
+## delete: STACK_NAME=... (no default) [YES=1]: print what the stack keeps (bucket, key) and the commands that remove it, then sam delete (docs/teardown.md)
+delete: tools
+	@SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/python scripts/teardown.py --stack-name '$(STACK_NAME)' \
+		--template $(TEMPLATE) --sam $(TOOLS_BIN)/sam $(if $(filter-out 0,$(YES)),--yes,)

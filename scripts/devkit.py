@@ -16,6 +16,9 @@ usage: devkit.py free-port                              a free TCP port on 127.0
                                                         N seconds pass
        devkit.py wait-for-line FILE TEXT [--seconds N]  until a line of FILE contains TEXT;
                                                         status 1 after N seconds
+       devkit.py check-event FILE                       whether FILE can be a Firehose
+                                                        transformation event; if not, one
+                                                        line on stderr and status 2
 """
 import argparse
 import json
@@ -181,6 +184,67 @@ def invoke(function, event, port, timeout=600, workdir=None):
         os.unlink(f.name)
 
 
+# ---------------------------------------------------------------- the event of `make invoke`
+
+SAMPLE_EVENT = "events/mixed.json"
+
+
+def json_kind(value):
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number",
+            bool: "boolean", type(None): "null"}[type(value)]
+
+
+def check_event(path):
+    """Why the file at `path` cannot be a Firehose transformation event, in one line, or
+    None when it can be one.
+
+    `make invoke` asks this before it installs, builds or starts anything, so that a
+    wrong file costs one line instead of a build and the emulator's log. It checks what
+    a hand-made or mistaken file gets wrong (the file, its JSON, the `records` list and
+    the two fields every record needs); the function's own parser
+    (src/transform/firehose.rs) stays the authority on the rest."""
+    if not os.path.exists(path):
+        return f"{path}: no such file (the samples are events/*.json, e.g. {SAMPLE_EVENT})"
+    if os.path.isdir(path):
+        return f"{path}: a directory, not an event file"
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        return f"{path}: cannot read it: {e.strerror}"
+    shape = f'a JSON object with a "records" list, as in {SAMPLE_EVENT}'
+    if not raw.strip():
+        return f"{path}: empty file; a Firehose transformation event is {shape}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"{path}: not JSON: not UTF-8 text (byte {e.start})"
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"{path}: not JSON: line {e.lineno}, column {e.colno}: {e.msg}"
+    not_event = f"{path}: not a Firehose transformation event"
+    if not isinstance(event, dict):
+        return f"{not_event}: a JSON {json_kind(event)}, not {shape}"
+    if "records" not in event:
+        keys = ", ".join(list(event)[:5]) + (", ..." if len(event) > 5 else "")
+        return f"{not_event}: no \"records\" list (its keys: {keys or 'none'})"
+    records = event["records"]
+    if not isinstance(records, list):
+        return f"{not_event}: \"records\" is a JSON {json_kind(records)}, not a list"
+    if not records:
+        return f"{path}: no records: \"records\" is empty, so there is nothing to transform"
+    for number, record in enumerate(records, 1):
+        where = f"{not_event}: record {number} of {len(records)}"
+        if not isinstance(record, dict):
+            return f"{where} is a JSON {json_kind(record)}, not an object"
+        for field, what in (("recordId", "the id the answer carries back"),
+                            ("data", "the payload, base64")):
+            if not isinstance(record.get(field), str):
+                return f"{where} has no \"{field}\" string ({what})"
+    return None
+
+
 # ---------------------------------------------------------------- AWS, locally
 
 def clients(endpoint, *services, region=REGION):
@@ -238,9 +302,16 @@ def main(argv=None):
     line.add_argument("file")
     line.add_argument("text")
     line.add_argument("--seconds", type=float, default=30)
+    commands.add_parser("check-event").add_argument("file")
     options = parser.parse_args(argv)
     if options.command == "free-port":
         print(free_port())
+        return 0
+    if options.command == "check-event":
+        problem = check_event(options.file)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
         return 0
     if options.command == "wait-for-line":
         found = wait_for_log(options.file, lambda text: any(

@@ -7,23 +7,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 event=${1:-events/mixed.json}
-[ -f "$event" ] || { echo "no such event file: $event" >&2; exit 2; }
+devkit() { python3 scripts/devkit.py "$@"; }
+# Before anything builds or starts: a wrong file is one line and status 2, not a build
+# followed by the emulator's log.
+devkit check-event "$event"
 command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: run 'make tools'" >&2; exit 2; }
 
 out=target/invoke
 mkdir -p "$out"
-devkit() { python3 scripts/devkit.py "$@"; }
 pids=()
 trap 'for pid in ${pids[@]+"${pids[@]}"}; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
 
 # The build runs in the foreground so that its progress shows (one line per crate);
 # `cargo lambda watch` below then finds the binary up to date. Only cargo's closing
 # "Finished ... in 0.52s" is left out, so that a run on an unchanged tree prints the
-# same every time. The first build compiles about 330 crates, the AWS SDK and its TLS
-# stack most of them.
+# same every time. How long the first build takes is measured and stated once, in the
+# README's "Try it locally" section; this script does not repeat the figures.
 if [ ! -x target/debug/firehose-logs-processor ]; then
-  echo "invoke: first build of the function: about 20 minutes on 2 cores (later runs take"
-  echo "        seconds); cargo's progress follows"
+  echo "invoke: first build of the function (later runs take seconds; how long the first"
+  echo "        takes: README.md, \"Try it locally\"); cargo's progress follows"
 fi
 cargo build --bin firehose-logs-processor 2>&1 | { grep -v '^ *Finished ' || true; }
 
