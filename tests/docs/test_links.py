@@ -68,6 +68,7 @@ REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
 HTML_ANCHOR = re.compile(r"<[^>]*\s(?:name|id)=\"([^\"]+)\"")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 LINE_ANCHOR = re.compile(r"^L\d+(-L\d+)?$")
+GENERATED = re.compile(r"<!-- *([\w-]+):begin *-->.*?<!-- *\1:end *-->", re.S)
 
 
 def documentation_files():
@@ -135,7 +136,10 @@ def links(text):
 
 
 def words_outside_code(text):
-    """The file's words outside code, lowercased, without markdown punctuation."""
+    """The file's words outside code and outside generated regions (between
+    `<!-- name:begin -->` and `<!-- name:end -->`, which a make target fills from the same
+    source as a document may), lowercased, without markdown punctuation."""
+    text = GENERATED.sub(" ", text)
     prose = "\n".join(CODE_SPAN.sub(" ", line) for _, line in prose_lines(text))
     prose = re.sub(r"\]\([^)]*\)", " ", prose)  # link targets
     return re.findall(r"[\w'’.,:;%/+-]+", prose.lower())
@@ -185,6 +189,10 @@ class SlugTest(unittest.TestCase):
         text = "# Notes\n## Notes\n```\n# Notes (code, not a heading)\n```\n### Notes\n"
         self.assertEqual(anchors(text), {"notes", "notes-1", "notes-2"})
 
+    def test_generated_regions_are_not_prose(self):
+        text = "said here\n<!-- cost:begin -->\n| filled | by make |\n<!-- cost:end -->\nand here\n"
+        self.assertEqual(words_outside_code(text), ["said", "here", "and", "here"])
+
     def test_links_in_code_are_not_links(self):
         text = "[a](x.md) `[b](y.md)`\n```\n[c](z.md)\n```\n[d]: w.md\n"
         self.assertEqual([t for _, t in links(text)], ["x.md", "w.md"])
@@ -225,7 +233,8 @@ class LinksTest(unittest.TestCase):
 
     def test_no_text_stands_in_two_files(self):
         """What README.md and docs/ say is said once: no two files share SHARED_WORDS words
-        in a row outside code (commands and sample output may repeat)."""
+        in a row outside code (commands and sample output may repeat) and outside
+        generated regions."""
         runs = {}
         for source in documentation_files():
             words = words_outside_code((ROOT / source).read_text(encoding="utf-8"))
