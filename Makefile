@@ -16,6 +16,7 @@
 #   deploy.mk   template checks, the arm64 build, deploy, delete
 #   history.mk  export-task history: export-logs and its tests
 #   bench.mk    the benchmarks
+#   docs.mk     the documentation's links and anchors
 
 SHELL := /bin/bash
 FUZZ_SECONDS ?= 60
@@ -34,8 +35,8 @@ endif
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
 
-## test: everything CI runs: lint, unit, e2e, e2e-export, readme-commands, template-check, test-export, sam-build, lake-test
-test: tools lint unit e2e e2e-export readme-commands template-check test-export sam-build lake-test
+## test: everything CI runs: lint, unit, e2e, e2e-export, readme-commands, docs-check, template-check, test-export, sam-build, lake-test
+test: tools lint unit e2e e2e-export readme-commands docs-check template-check test-export sam-build lake-test
 
 ## lint: cargo fmt --check and cargo clippy --all-targets -D warnings
 lint:
@@ -65,3 +66,4 @@ include mk/deploy.mk
 include mk/history.mk
 include mk/bench.mk
 include mk/cost.mk
+include mk/docs.mk

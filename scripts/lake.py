@@ -400,7 +400,7 @@ def build(events, root=DEFAULT_LAKE, layout=None, quiet=False, history=None):
 
 # ---------------------------------------------------------------- DuckDB
 
-# Athena functions DuckDB lacks, defined with Athena's meaning (see README, "The lake").
+# Athena functions DuckDB lacks, defined with Athena's meaning (see docs/local-lake.md).
 MACROS = [
     # Athena: the scalar at the path as varchar; NULL when it is an object or an array.
     "CREATE OR REPLACE MACRO json_extract_scalar(j, path) AS "

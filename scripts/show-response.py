@@ -118,7 +118,7 @@ def metrics_line(entries):
 
 
 def sanitize(name):
-    """The template's key rule for `account` and `source` (see README: Partition keys)."""
+    """The template's key rule for `account` and `source` (see docs/output-schema.md, Partition keys)."""
     segment = re.sub(r"[^A-Za-z0-9._-]", "_", name.lstrip("/")) or "unknown"
     if set(segment) == {"."}:
         segment = "_" * len(segment)

@@ -63,7 +63,7 @@ FIXTURE_TEXT = "".join(f"{stamp} {message}\n" for stamp, message in FIXTURE_EVEN
 
 
 def key_segment(name):
-    """The partition key rule for short names (README, 'Partition keys')."""
+    """The partition key rule for short names (docs/output-schema.md, 'Partition keys')."""
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
                    for c in name.lstrip("/")) or "unknown"
 

@@ -1,11 +1,13 @@
 """The README's local-use commands, run as written, so that the README cannot drift.
 
 The block is the fenced one whose first line is the marker comment below. Its lines
-run in one bash session, in the project folder, in the environment of a machine
+run in one bash session, exactly as written (comments included) and nothing else between
+them that changes what they do, in the project folder, in the environment of a machine
 without any AWS set-up (no keys, no profile, no instance metadata, no endpoint), as a
-newcomer's would be: a line ending in `&` is started in the background, and the next
-line waits until something listens on cargo lambda's default port (the newcomer reads
-"watching" before typing on). Every other line must succeed.
+newcomer's would be when pasting the whole block. A line ending in `&` starts in the
+background; the README's own next line must wait for cargo lambda's port, since nothing
+else does (the first invoke would otherwise meet `Connection refused`). Every line not
+in the background must succeed.
 
 Run by `make readme-commands` (part of `make test`). Needs port 9000 free.
 """
@@ -27,20 +29,30 @@ FIRST_BUILD_SECONDS = 1800
 
 
 def readme_commands(path):
-    """The command lines of the marked block, without comments and blank lines."""
+    """The lines of the marked block that hold a command, as written (trailing comment
+    included); comment-only and blank lines are left out."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     blocks = re.findall(r"^```(?:sh|bash|console)?\n(.*?)^```", text, re.S | re.M)
     marked = [b for b in blocks if b.lstrip().startswith(MARKER)]
     if len(marked) != 1:
         raise SystemExit(f"README.md: expected one block starting with '{MARKER}', found {len(marked)}")
-    commands = []
-    for line in marked[0].splitlines():
-        words = shlex.split(line, comments=True)
-        if words:
-            # The command as typed, without its trailing comment.
-            commands.append(line.split("  #", 1)[0].strip())
-    return commands
+    return [line.rstrip() for line in marked[0].splitlines() if shlex.split(line, comments=True)]
+
+
+def without_comment(line):
+    """The command of a README line, as a reader sees it, without its trailing comment."""
+    return line.split("  #", 1)[0].strip()
+
+
+def in_background(line):
+    return without_comment(line).endswith("&")
+
+
+def missing_waits(commands):
+    """Each background command whose next line does not wait for the port."""
+    return [command for command, following in zip(commands, commands[1:] + [""])
+            if in_background(command) and str(WATCH_PORT) not in without_comment(following)]
 
 
 def newcomers_environment():
@@ -63,14 +75,13 @@ def session_alive(pgid):
 
 
 def script_for(commands):
-    """One bash script: each command, a wait for the port after a background one, and a
-    marker with the exit status and time after each foreground one."""
-    lines = ["set -u", f"wait_for_port() {{ {shlex.quote(sys.executable)} scripts/devkit.py "
-             f"wait-for-port $1 --seconds {FIRST_BUILD_SECONDS}; }}"]
+    """One bash script: the README's lines as written, each foreground one followed by a
+    marker with its exit status and time (which neither starts a job nor waits, so `$!`
+    and the timing of the README's lines stay theirs)."""
+    lines = ["set -u"]
     for index, command in enumerate(commands):
-        if command.endswith("&"):
+        if in_background(command):
             lines.append(command)
-            lines.append(f"wait_for_port {WATCH_PORT} || {{ echo '@@@ {index} 1 0'; exit 1; }}")
         else:
             lines.append("started=$(date +%s%N)")
             lines.append(command)
@@ -84,6 +95,10 @@ def main():
     print("README local-use commands:")
     for command in commands:
         print(f"  $ {command}")
+    if missing_waits(commands):
+        print("readme-commands: FAILED\n  a background line must be followed by one that waits for "
+              f"port {WATCH_PORT}, or pasting the block fails: " + "; ".join(missing_waits(commands)))
+        return 1
     if devkit.listening(WATCH_PORT):
         print(f"readme-commands: port {WATCH_PORT} is taken; the README's commands need it free")
         return 1
@@ -115,23 +130,21 @@ def main():
                re.findall(r"^@@@ (\d+) (-?\d+) (\d+)$", output, re.M)}
     failures = []
     for index, command in enumerate(commands):
-        if command.endswith("&"):
-            if index in results:
-                failures.append(f"{command}: nothing listened on port {WATCH_PORT}")
+        if in_background(command):
             continue
         if index not in results:
             failures.append(f"{command}: did not run")
             continue
         status, ms = results[index]
-        print(f"  {'ok' if status == 0 else 'FAILED'} in {ms / 1000:.1f}s: {command}")
+        print(f"  {'ok' if status == 0 else 'FAILED'} in {ms / 1000:.1f}s: {without_comment(command)}")
         if status != 0:
-            failures.append(f"{command}: exit status {status}")
-        elif "mixed.json" in command and ms > 30_000:
+            failures.append(f"{without_comment(command)}: exit status {status}")
+        elif "mixed.json" in without_comment(command) and ms > 30_000:
             # (The first invoke may include the function's first build.)
             failures.append(f"{command}: took {ms / 1000:.0f}s; an answer is due within seconds")
     # The invoke of mixed.json needs re-ingestion, which cannot succeed here: the
     # function must say so at once, naming the cause.
-    if any("mixed.json" in c for c in commands):
+    if any("mixed.json" in without_comment(c) for c in commands):
         if "ProcessingFailed" not in output or "not re-ingested: no AWS" not in output:
             failures.append("the mixed.json invoke did not report its re-ingestion failure")
     if failures:

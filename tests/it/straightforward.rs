@@ -92,7 +92,7 @@ struct Keys {
     hour: String,
 }
 
-/// The `source` partition value, by the README's rule.
+/// The `source` partition value, by the rule of docs/output-schema.md.
 fn source_segment(log_group: &str) -> String {
     let segment: String = log_group
         .trim_start_matches('/')

@@ -70,7 +70,7 @@ fn incomplete_uploads_are_removed_by_the_buckets_lifecycle() {
     assert_eq!(
         days.as_u64(),
         Some(1),
-        "one day, as the README says: {days:?}"
+        "one day, as docs/history.md says: {days:?}"
     );
 }
 
@@ -191,7 +191,7 @@ fn export_tasks_may_write_only_under_their_own_accounts_folder() {
         } else {
             "${aws:PrincipalAccount}"
         };
-        // What a task started by make export-logs (or by hand, per the README) writes.
+        // What a task started by make export-logs (or by hand, per docs/history.md) writes.
         let key = format!(
             "{}/0f1e2d3c/2026-11-22-[$LATEST]0a1b/000000.gz",
             destination_prefix("exports", "222222222222", "/aws/lambda/app#1")
