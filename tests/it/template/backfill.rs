@@ -209,3 +209,49 @@ fn the_role_reaches_only_this_accounts_logs_its_table_and_the_converter() {
         ]
     );
 }
+
+/// Sender accounts run the same backfill (export tasks run in the account that owns the
+/// log groups): the same definition, their own policy's exclusions, and the central
+/// converter's plan.
+#[test]
+fn senders_run_the_same_backfill() {
+    let central = template();
+    let sender = crate::cfn::load("sender.yaml");
+    assert_eq!(
+        get(properties(&sender, MACHINE), &["Definition"]),
+        get(properties(&central, MACHINE), &["Definition"]),
+        "sender.yaml's state machine is template.yaml's, verbatim"
+    );
+    let resolver = Resolver::new(&sender)
+        .with(
+            "DestinationArn",
+            "arn:aws:logs:eu-west-1:222222222222:destination:central-logs-destination",
+        )
+        .with("ExcludedLogGroupNames", "/noisy")
+        .with("CentralBucketName", "central")
+        .with(
+            "PlanFunctionArn",
+            "arn:aws:lambda:eu-west-1:222222222222:function:central-logs-export-converter",
+        );
+    assert!(resolver.condition("BackfillEnabled"));
+    let substitutions = get(properties(&sender, MACHINE), &["DefinitionSubstitutions"]);
+    let excluded: Vec<String> = resolver
+        .text(get(substitutions, &["Excluded"]))
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let policy = properties(&sender, WHOLE_ACCOUNT_POLICY);
+    assert_eq!(
+        excluded,
+        not_in_list(&resolver.text(get(policy, &["SelectionCriteria"])))
+    );
+    assert_eq!(
+        resolver.text(get(substitutions, &["PolicyName"])),
+        resolver.text(get(policy, &["PolicyName"]))
+    );
+    assert_eq!(
+        resolver.text(get(substitutions, &["Scope"])),
+        "whole-account"
+    );
+}
