@@ -14,7 +14,7 @@
 #   local.mk    the function on this machine: invoke, e2e, readme-commands, events
 #   lake.mk     the local lake and the README's queries over it
 #   deploy.mk   template checks, the arm64 build, deploy, delete
-#   history.mk  export-task history: export-logs and its tests
+#   history.mk  export-task history: export-logs, the backfill (local-aws, backfill) and their tests
 #   bench.mk    the benchmarks
 #   docs.mk     the documentation's links and anchors
 
@@ -35,8 +35,8 @@ endif
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
 
-## test: everything CI runs: lint, unit, e2e, e2e-export, readme-commands, docs-check, template-check, test-export, sam-build, lake-test
-test: tools lint unit e2e e2e-export readme-commands docs-check template-check test-export sam-build lake-test
+## test: everything CI runs: lint, unit, e2e, e2e-export, e2e-backfill, readme-commands, docs-check, template-check, test-export, sam-build, lake-test
+test: tools lint unit e2e e2e-export e2e-backfill readme-commands docs-check template-check test-export sam-build lake-test
 
 ## lint: cargo fmt --check and cargo clippy --all-targets -D warnings
 lint:

@@ -51,3 +51,27 @@ test-export: awscli
 ## e2e-export: history end to end: make export-logs into a moto server, the export converter under cargo lambda watch on every object (both trigger shapes), every event exactly once, twice
 e2e-export: tools
 	$(TOOLS_ON_PATH) $(TOOLS_BIN)/python tests/e2e/test_export.py
+
+# ---------------------------------------------------------------- the backfill (setup 4)
+.PHONY: local-aws backfill e2e-backfill
+
+PORT ?= 5000
+# SINCE/UNTIL as FROM/TO above; UNTIL defaults to now less the 12-hour export delay.
+# BACKFILL_PARAMS: template parameters for a local state machine, NAME=VALUE separated by
+# spaces (SubscriptionScope=whole-account ExcludedLogGroupNames=/a,/b).
+BACKFILL_ARGS = $(if $(BUCKET),--bucket '$(BUCKET)') $(if $(SINCE),--since '$(SINCE)') \
+	$(if $(UNTIL),--until '$(UNTIL)') $(if $(PREFIX),--prefix '$(PREFIX)') \
+	$(if $(POLL_SECONDS),--poll-seconds '$(POLL_SECONDS)') --stack-name '$(STACK_NAME)' \
+	$(foreach p,$(BACKFILL_PARAMS),--param '$(p)')
+
+## local-aws: [PORT=5000] moto in the foreground with its Step Functions executor on and the backfill's shims (scripts/moto_sfn.py says which and why); MOTO_LAMBDA_ENDPOINT=<cargo lambda watch address> runs the state machine's Lambda invokes there
+local-aws: tools
+	TZ=UTC $(TOOLS_BIN)/python scripts/moto_sfn.py --port $(PORT)
+
+## backfill: [BUCKET=...] [SINCE=...] [UNTIL=...] [PREFIX=...] start the backfill state machine of stack STACK_NAME (or, with AWS_ENDPOINT_URL and no stack, create it from template.yaml there) and follow it: a line per log group, then the tally
+backfill: tools
+	@$(TOOLS_BIN)/python scripts/backfill.py $(BACKFILL_ARGS)
+
+## e2e-backfill: the backfill end to end: template.yaml's state machine in moto's executor, the converter under cargo lambda watch, every event once, faults injected, run three times
+e2e-backfill: tools
+	$(TOOLS_ON_PATH) $(TOOLS_BIN)/python tests/e2e/test_backfill.py

@@ -4,7 +4,8 @@
 //! The conversion is a pure, streaming core ([`lines`] splits the export text into
 //! events, [`convert`] writes them as live lines into partitioned gzip objects) driven by
 //! [`convert_object`] over an [`ObjectStore`]; [`service`] is one invocation (every object
-//! an event announces). Only `crate::aws::s3` knows the AWS SDK, and
+//! an event announces); [`backfill`] is what the backfill's state machine asks of the
+//! same function (which range of a log group to export, and the tally). Only `crate::aws::s3` knows the AWS SDK, and
 //! `crate::runtime::converter` is the Lambda glue.
 //!
 //! Nothing is seen of an object that cannot be read completely: the object is read once,
@@ -13,6 +14,7 @@
 //! lines, timestamps, UTF-8) are the outputs published; otherwise they are discarded,
 //! and what a dead invocation leaves staged, the bucket's lifecycle rule removes.
 
+pub mod backfill;
 pub mod config;
 pub mod convert;
 pub mod event;

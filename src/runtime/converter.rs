@@ -1,5 +1,6 @@
 //! The export converter's process: the runtime's event loop, each S3 "Object Created"
-//! event converted by [`convert_announced`] over S3.
+//! event converted by [`convert_announced`] over S3, and the backfill state machine's
+//! questions answered by [`backfill::answer`].
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use crate::aws::s3::S3Store;
+use crate::export::backfill;
 use crate::export::service::convert_announced;
 use crate::export::ExportConfig;
 use crate::runtime::write_emf;
@@ -20,6 +22,9 @@ pub async fn run(config: ExportConfig) -> Result<(), Error> {
         // The invocation's end, as the Runtime API gives it (or the local emulator).
         let deadline = Instant::now() + remaining(event.context.deadline, Duration::ZERO);
         async move {
+            if let Some(answer) = backfill::answer(&config.export_prefix, &event.payload) {
+                return Ok::<Value, Error>(answer?);
+            }
             let done = convert_announced(config, store, &event.payload, deadline).await?;
             write_emf(Some(&done.emf(&config.metrics_namespace, now_millis())));
             Ok::<Value, Error>(done.answer()?)

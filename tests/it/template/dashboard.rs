@@ -35,6 +35,16 @@ fn dashboard_names_only_metrics_the_function_emits() {
     let mut own = BTreeSet::new();
     let mut converter = BTreeSet::new();
     let mut firehose = BTreeSet::new();
+    let mut backfill = BTreeSet::new();
+    // The backfill's row names the state machine by the ARN its name gives (the machine
+    // exists only with BackfillEnabled; the dashboard always does).
+    let machine = format!(
+        "arn:aws:states:eu-west-1:111111111111:stateMachine:{}",
+        resolver.text(get(
+            properties(&template, "BackfillStateMachine"),
+            &["StateMachineName"]
+        ))
+    );
     for widget in body["widgets"].as_array().expect("widgets") {
         if widget["type"] != "metric" {
             continue;
@@ -74,6 +84,10 @@ fn dashboard_names_only_metrics_the_function_emits() {
                     firehose.insert(name.to_owned());
                 }
                 "AWS/Lambda" => {}
+                "AWS/States" => {
+                    assert_eq!(dimensions, ["StateMachineArn", machine.as_str()], "{name}");
+                    backfill.insert(name.to_owned());
+                }
                 other => panic!("unexpected namespace {other}"),
             }
         }
@@ -102,6 +116,12 @@ fn dashboard_names_only_metrics_the_function_emits() {
         assert!(
             firehose.contains(name),
             "dashboard lacks AWS/Firehose {name}"
+        );
+    }
+    for name in ["ExecutionsStarted", "ExecutionsFailed"] {
+        assert!(
+            backfill.contains(name),
+            "dashboard lacks the backfill's {name}"
         );
     }
     for name in ["ExportObjectsConverted", "ExportObjectsFailed"] {

@@ -4,6 +4,7 @@
 //! fails here instead of in a deployed pipeline. Intrinsics are evaluated by
 //! [`crate::cfn::Resolver`], for the parameter values each test names.
 
+mod backfill;
 mod dashboard;
 mod env;
 mod exports;
