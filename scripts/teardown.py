@@ -107,11 +107,21 @@ def _key(arn, region):
     }
 
 
+def _table(name, region):
+    return {
+        "name": name,
+        "text": ["the backfill's progress: how far each log group's history was exported. Kept",
+                 "with the data, so that a backfill of a new stack over the same bucket goes on",
+                 "from there instead of exporting (and converting) the same history twice."],
+        "remove": [f"{AWS} dynamodb delete-table --region {region} --table-name {name}"],
+    }
+
+
 # What a retained resource keeps and how to remove it, by type. A type missing here is
 # printed as such, and tests/docs/test_teardown.py fails on it.
-BY_TYPE = {"AWS::S3::Bucket": _bucket, "AWS::KMS::Key": _key}
+BY_TYPE = {"AWS::S3::Bucket": _bucket, "AWS::DynamoDB::Table": _table, "AWS::KMS::Key": _key}
 # Removal order: the data first, then the key that could still read it.
-ORDER = ["AWS::S3::Bucket", "AWS::KMS::Key"]
+ORDER = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::KMS::Key"]
 
 
 def plan(stack, region, template_name, retained, naming, outputs):

@@ -16,7 +16,7 @@ pub const ENV_EXPORT_PREFIX: &str = "EXPORT_PREFIX";
 pub const ENV_OUTPUT_KMS_KEY_ARN: &str = "OUTPUT_KMS_KEY_ARN";
 pub use crate::support::settings::{ENV_METRICS_NAMESPACE, ENV_PARSE_JSON_MESSAGES};
 
-/// Every variable the converter reads, with its default, for the README and for the test
+/// Every variable the converter reads, with its default, for the README's settings table and for the test
 /// that keeps `template.yaml` in step with the code.
 pub const ENV_VARS: [(&str, &str); 5] = [
     (ENV_PARTITION_LAYOUT, "account-source-hour"),

@@ -108,7 +108,7 @@ impl PartitionLayout {
 
 /// Makes a name safe as one S3 key segment, deterministically and readably.
 ///
-/// The rule (documented in the README, stable across versions):
+/// The rule (documented in docs/output-schema.md, stable across versions):
 /// 1. leading `/` characters are removed (`/aws/lambda/app` -> `aws/lambda/app`);
 /// 2. every character outside `A-Z a-z 0-9 . _ -` becomes `_` (`aws_lambda_app`);
 /// 3. an empty result becomes `unknown`; a result of only dots becomes `_` runs, so a

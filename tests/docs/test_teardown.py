@@ -22,6 +22,7 @@ REGION = "eu-west-1"
 OUTPUTS = {
     "BucketName": f"logs-prod-logs-123456789012-{REGION}",
     "DataKeyArn": f"arn:aws:kms:{REGION}:123456789012:key/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+    "BackfillProgressTableName": "logs-prod-BackfillProgressTable-1A2B3C4D5E6F",
 }
 
 
@@ -77,7 +78,7 @@ class WhatStays(unittest.TestCase):
         marked = re.findall(r"^\s+DeletionPolicy:\s*Retain\s*$", TEMPLATE, re.M)
         retained = teardown.retained_resources(TEMPLATE)
         self.assertEqual(len(retained), len(marked), "every DeletionPolicy: Retain, no other")
-        self.assertEqual(sorted(name for name, _ in retained), ["DataKey", "LogBucket"])
+        self.assertEqual(sorted(name for name, _ in retained), ["BackfillProgressTable", "DataKey", "LogBucket"])
         for name, kind in retained:
             block = resource_block(TEMPLATE, name)
             self.assertRegex(block, r"(?m)^    DeletionPolicy: Retain$", name)
@@ -108,9 +109,11 @@ class WhatStays(unittest.TestCase):
         commands = lines[lines.index("To remove what stays too, once the stack is gone "
                                      "(the data first, then its key):") + 1:]
         bucket, key = OUTPUTS["BucketName"], OUTPUTS["DataKeyArn"]
-        self.assertEqual(commands[:3], [
+        table = OUTPUTS["BackfillProgressTableName"]
+        self.assertEqual(commands[:4], [
             f"  .tools/venv/bin/python scripts/empty-bucket.py --region {REGION} {bucket}",
             f"  .tools/venv/bin/aws s3api delete-bucket --region {REGION} --bucket {bucket}",
+            f"  .tools/venv/bin/aws dynamodb delete-table --region {REGION} --table-name {table}",
             f"  .tools/venv/bin/aws kms schedule-key-deletion --region {REGION} --key-id {key} "
             "--pending-window-in-days 7"])
         self.assertTrue((ROOT / "scripts" / "empty-bucket.py").is_file())
@@ -141,11 +144,11 @@ class WhatStays(unittest.TestCase):
         # cannot be created while it stays).
         self.assertIn('BucketName: !Sub "${AWS::StackName}-', resource_block(TEMPLATE, "LogBucket"))
 
-    def test_senders_keep_nothing(self):
-        self.assertEqual(teardown.retained_resources(SENDER), [])
-        self.assertNotIn("Retain", SENDER)
-        self.assertEqual(printed_plan(SENDER, "sender.yaml", {})[-1],
-                         "Deleting it keeps nothing: sender.yaml retains no resource.")
+    def test_senders_keep_only_their_backfill_progress(self):
+        self.assertEqual(teardown.retained_resources(SENDER),
+                         [("BackfillProgressTable", "AWS::DynamoDB::Table")])
+        self.assertEqual(teardown.outputs_naming(SENDER).get("BackfillProgressTable"),
+                         "BackfillProgressTableName")
 
     def test_a_stack_with_senders_says_to_delete_them_first(self):
         destination = f"arn:aws:logs:{REGION}:123456789012:destination:central-logs-destination"
@@ -164,6 +167,7 @@ class TheDocument(unittest.TestCase):
         outputs = {
             "BucketName": f"central-logs-logs-{account}-{region}",
             "DataKeyArn": f"arn:aws:kms:{region}:{account}:key/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+            "BackfillProgressTableName": "central-logs-BackfillProgressTable-1A2B3C4D5E6F",
             "CrossAccountDestinationArn":
                 f"arn:aws:logs:{region}:{account}:destination:central-logs-destination",
         }
