@@ -20,12 +20,12 @@ import argparse
 import datetime
 import json
 import os
-import re
 import sys
 import time
 
 import boto3
-import yaml
+
+from lake_schema import Template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT_DELAY_MS = 12 * 3600 * 1000
@@ -49,75 +49,13 @@ def iso(millis):
 
 # ---------------------------------------------------------------- template.yaml, locally
 
-class TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short forms (!Sub, !Ref, ...) as {"Fn::Sub": ...}."""
-
-
-def _intrinsic(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
-class Evaluator:
-    """The few intrinsics the state machine's substitutions use: Ref (parameters, pseudo
-    parameters, log groups by name), Sub, Join."""
-
-    def __init__(self, template, parameters, pseudo):
-        self.template, self.pseudo = template, pseudo
-        self.parameters = {name: str(spec.get("Default", ""))
-                           for name, spec in template["Parameters"].items()}
-        self.parameters.update(parameters)
-
-    def ref(self, name):
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            spec = self.template["Parameters"][name]
-            value = self.parameters[name]
-            return value.split(",") if spec["Type"] == "CommaDelimitedList" else value
-        resource = self.template["Resources"][name]
-        if resource["Type"] == "AWS::Logs::LogGroup":
-            return self.eval(resource["Properties"]["LogGroupName"])
-        raise ValueError(f"no local value for Ref {name}")
-
-    def eval(self, value):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list):
-            return [self.eval(item) for item in value]
-        (function, argument), = value.items()
-        if function == "Ref":
-            return self.ref(argument)
-        if function == "Fn::Join":
-            return argument[0].join(self.eval(argument[1]))
-        if function == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else argument
-            variables = {k: self.eval(v) for k, v in variables.items()}
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(
-                variables[m.group(1)] if m.group(1) in variables else self.ref(m.group(1))), text)
-        raise ValueError(f"no local evaluation of {function}")
-
-
 def local_state_machine(clients, args):
-    with open(os.path.join(ROOT, "template.yaml"), encoding="utf-8") as f:
-        template = yaml.load(f, Loader=TemplateLoader)
     account = clients["sts"].get_caller_identity()["Account"]
     region = clients["sfn"].meta.region_name
     parameters = dict(pair.split("=", 1) for pair in args.param)
-    evaluator = Evaluator(template, parameters, {
-        "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": "aws",
-        "AWS::StackName": args.stack_name})
+    evaluator = Template(os.path.join(ROOT, "template.yaml"), parameters, account=account,
+                         region=region, stack_name=args.stack_name)
+    template = evaluator.doc
     stream = evaluator.ref("DeliveryStreamName")
     table = f"{stream}-backfill-progress"
     if table not in clients["dynamodb"].list_tables()["TableNames"]:

@@ -53,6 +53,11 @@ def gzip_members(blob):
 
 # ---------------------------------------------------------------- ports and processes
 
+def iso(millis):
+    """Epoch milliseconds as CloudWatch Logs writes times: ISO 8601 UTC, milliseconds, Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

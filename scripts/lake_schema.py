@@ -95,6 +95,8 @@ class Template:
             return self.eval(props["DeliveryStreamName"])
         if kind == "AWS::S3::Bucket" and "BucketName" in props:
             return self.eval(props["BucketName"])
+        if kind == "AWS::Logs::LogGroup" and "LogGroupName" in props:
+            return self.eval(props["LogGroupName"])
         return name.lower()
 
     def getatt(self, logical, attribute):

@@ -26,7 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import devkit  # noqa: E402
-from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT  # noqa: E402
+from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT, iso  # noqa: E402
 
 BUCKET = "backfill-logs"
 STREAM = "central-logs"  # the template's default DeliveryStreamName
@@ -59,9 +59,6 @@ HISTORY = {
     **{group: {"s": [(HOUR, "the stack's own: never exported")]} for group in OWN},
 }
 
-
-def iso(millis):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
 
 
 class BackfillEndToEnd(unittest.TestCase):

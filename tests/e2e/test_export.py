@@ -25,7 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import devkit  # noqa: E402
-from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT  # noqa: E402
+from devkit import ACCOUNT, CREDENTIALS, REGION, ROOT, iso  # noqa: E402
 
 BUCKET = "history-logs"
 HOUR = 3_600_000
@@ -67,9 +67,6 @@ def key_segment(name):
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
                    for c in name.lstrip("/")) or "unknown"
 
-
-def iso(millis):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
 
 
 class ExportEndToEnd(unittest.TestCase):

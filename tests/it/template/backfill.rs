@@ -11,6 +11,29 @@ use firehose_logs_processor::export::backfill;
 
 const MACHINE: &str = "BackfillStateMachine";
 
+/// The machine's exclusions and policy name are those of the account policy of the same
+/// template, as `resolver` evaluates them; returns the machine's substitutions.
+fn assert_selection_is_the_policys<'t>(resolver: &Resolver<'t>) -> &'t serde_norway::Value {
+    let template = resolver.template();
+    let substitutions = get(properties(template, MACHINE), &["DefinitionSubstitutions"]);
+    let excluded: Vec<String> = resolver
+        .text(get(substitutions, &["Excluded"]))
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let policy = properties(template, WHOLE_ACCOUNT_POLICY);
+    assert_eq!(
+        excluded,
+        not_in_list(&resolver.text(get(policy, &["SelectionCriteria"])))
+    );
+    assert_eq!(
+        resolver.text(get(substitutions, &["PolicyName"])),
+        resolver.text(get(policy, &["PolicyName"]))
+    );
+    substitutions
+}
+
 /// The definition with its substitutions filled as `resolver` evaluates them, as JSON.
 fn definition(resolver: &Resolver) -> Json {
     let template = resolver.template();
@@ -115,22 +138,7 @@ fn selects_what_setup_one_subscribes() {
         let resolver = Resolver::new(&template)
             .with("SubscriptionScope", scope)
             .with("ExcludedLogGroupNames", extra);
-        let substitutions = get(properties(&template, MACHINE), &["DefinitionSubstitutions"]);
-        let excluded: Vec<String> = resolver
-            .text(get(substitutions, &["Excluded"]))
-            .split(',')
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let policy = properties(&template, WHOLE_ACCOUNT_POLICY);
-        assert_eq!(
-            excluded,
-            not_in_list(&resolver.text(get(policy, &["SelectionCriteria"])))
-        );
-        assert_eq!(
-            resolver.text(get(substitutions, &["PolicyName"])),
-            resolver.text(get(policy, &["PolicyName"]))
-        );
+        let substitutions = assert_selection_is_the_policys(&resolver);
         assert_eq!(
             resolver.text(get(substitutions, &["FilterName"])),
             resolver.text(get(
@@ -234,22 +242,7 @@ fn senders_run_the_same_backfill() {
             "arn:aws:lambda:eu-west-1:222222222222:function:central-logs-export-converter",
         );
     assert!(resolver.condition("BackfillEnabled"));
-    let substitutions = get(properties(&sender, MACHINE), &["DefinitionSubstitutions"]);
-    let excluded: Vec<String> = resolver
-        .text(get(substitutions, &["Excluded"]))
-        .split(',')
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let policy = properties(&sender, WHOLE_ACCOUNT_POLICY);
-    assert_eq!(
-        excluded,
-        not_in_list(&resolver.text(get(policy, &["SelectionCriteria"])))
-    );
-    assert_eq!(
-        resolver.text(get(substitutions, &["PolicyName"])),
-        resolver.text(get(policy, &["PolicyName"]))
-    );
+    let substitutions = assert_selection_is_the_policys(&resolver);
     assert_eq!(
         resolver.text(get(substitutions, &["Scope"])),
         "whole-account"
