@@ -69,7 +69,7 @@ $(error usage: make delete STACK_NAME=<stack to delete> [YES=1 to skip sam's con
 endif
 endif
 
-## delete: STACK_NAME=... (no default) [YES=1]: print what the stack keeps (bucket, key) and the commands that remove it, then sam delete (docs/teardown.md)
+## delete: STACK_NAME=... (no default) [YES=1]: print what the stack keeps (bucket, key, backfill progress) and the commands that remove it, then sam delete (docs/teardown.md)
 delete: tools
 	@SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/python scripts/teardown.py --stack-name '$(STACK_NAME)' \
 		--template $(TEMPLATE) --sam $(TOOLS_BIN)/sam $(if $(filter-out 0,$(YES)),--yes,)

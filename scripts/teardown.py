@@ -146,8 +146,8 @@ def plan(stack, region, template_name, retained, naming, outputs):
         removal += said["remove"]
         after += said.get("after", [])
     lines += ["", "Everything else goes with the stack: the stream, the functions and their log",
-              "groups, the subscriptions (the account policy included), the Glue tables, the",
-              "alarms and the dashboard."]
+              "groups, the subscriptions (the account policy included), the backfill's state",
+              "machine, the Glue tables, the alarms and the dashboard."]
     if "CrossAccountDestinationArn" in outputs:
         lines += [f"Other accounts send to {outputs['CrossAccountDestinationArn']}:",
                   "delete their sender stacks (or stack set instances) first: docs/teardown.md."]
