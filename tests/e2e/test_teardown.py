@@ -34,9 +34,15 @@ STACK_TEMPLATE = json.dumps({
                     "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
         "LogBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
                       "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}},
+        "BackfillProgressTable": {
+            "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+            "Properties": {"BillingMode": "PAY_PER_REQUEST",
+                           "AttributeDefinitions": [{"AttributeName": "logGroup", "AttributeType": "S"}],
+                           "KeySchema": [{"AttributeName": "logGroup", "KeyType": "HASH"}]}},
     },
     "Outputs": {"BucketName": {"Value": {"Ref": "LogBucket"}},
-                "DataKeyArn": {"Value": {"Fn::GetAtt": ["DataKey", "Arn"]}}},
+                "DataKeyArn": {"Value": {"Fn::GetAtt": ["DataKey", "Arn"]}},
+                "BackfillProgressTableName": {"Value": {"Ref": "BackfillProgressTable"}}},
 })
 
 
@@ -87,8 +93,12 @@ class Teardown(unittest.TestCase):
                                                 *(["--yes"] if yes else [])])
                     self.assertEqual(status, 0)
                     text = printed.getvalue()
-                    self.assertIn(f"  LogBucket  s3://{outputs['BucketName']}\n", text)
-                    self.assertIn(f"  DataKey    {outputs['DataKeyArn']}\n", text)
+                    self.assertIn(f"  LogBucket              s3://{outputs['BucketName']}\n", text)
+                    self.assertIn(f"  BackfillProgressTable  {outputs['BackfillProgressTableName']}\n",
+                                  text)
+                    self.assertIn(f"  DataKey                {outputs['DataKeyArn']}\n", text)
+                    self.assertIn("dynamodb delete-table --region "
+                                  f"{REGION} --table-name {outputs['BackfillProgressTableName']}\n", text)
                     self.assertIn(f"empty-bucket.py --region {REGION} {outputs['BucketName']}\n", text)
                     with open(called) as f:
                         self.assertEqual(f.read().split(), ["delete", "--stack-name", "logs-prod",
