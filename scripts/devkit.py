@@ -58,6 +58,20 @@ def iso(millis):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
 
 
+def put_history(cwlogs, group, streams, base):
+    """Creates `group` with `streams` ({stream: [(offset ms from `base`, message)]}) of
+    events, in time order; fails on any event CloudWatch Logs rejects."""
+    cwlogs.create_log_group(logGroupName=group)
+    for stream, events in streams.items():
+        cwlogs.create_log_stream(logGroupName=group, logStreamName=stream)
+        answer = cwlogs.put_log_events(
+            logGroupName=group, logStreamName=stream,
+            logEvents=[{"timestamp": base + offset, "message": message}
+                       for offset, message in sorted(events)])
+        if "rejectedLogEventsInfo" in answer:
+            raise AssertionError(f"{group}/{stream}: events rejected: {answer}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -92,14 +92,7 @@ class BackfillEndToEnd(unittest.TestCase):
         """The groups and their history; the filter, then the account policy: each
         group's live start (its filter's creation, else the policy's update)."""
         for group, streams in HISTORY.items():
-            cls.cwlogs.create_log_group(logGroupName=group)
-            for stream, events in streams.items():
-                cls.cwlogs.create_log_stream(logGroupName=group, logStreamName=stream)
-                answer = cls.cwlogs.put_log_events(
-                    logGroupName=group, logStreamName=stream,
-                    logEvents=[{"timestamp": BASE + offset, "message": message}
-                               for offset, message in sorted(events)])
-                assert "rejectedLogEventsInfo" not in answer, (group, answer)
+            devkit.put_history(cls.cwlogs, group, streams, BASE)
         stream_arn = cls.firehose.create_delivery_stream(
             DeliveryStreamName=STREAM, ExtendedS3DestinationConfiguration={
                 "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/r",

@@ -134,14 +134,7 @@ class ExportEndToEnd(unittest.TestCase):
 
     def export_with_make(self):
         for group, streams in GROUPS.items():
-            self.cwlogs.create_log_group(logGroupName=group)
-            for stream, events in streams.items():
-                self.cwlogs.create_log_stream(logGroupName=group, logStreamName=stream)
-                response = self.cwlogs.put_log_events(
-                    logGroupName=group, logStreamName=stream,
-                    logEvents=[{"timestamp": BASE + offset, "message": message}
-                               for offset, message in events])
-                self.assertNotIn("rejectedLogEventsInfo", response, group)
+            devkit.put_history(self.cwlogs, group, streams, BASE)
             out = subprocess.run(
                 ["make", "--no-print-directory", "export-logs", f"LOG_GROUP={group}",
                  f"FROM={BASE - DAY}", f"TO={BASE + 3 * DAY}", f"BUCKET={BUCKET}"],
